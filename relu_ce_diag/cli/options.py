@@ -1,0 +1,93 @@
+"""Options shared by the commands that run cells, and their conversion to a CellSpec."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from relu_ce_diag.activations import ACTIVATIONS, HIDDEN_NAMES
+from relu_ce_diag.cells import DTYPES, CellSpec
+from relu_ce_diag.data import TARGETS
+from relu_ce_diag.errors import suggest
+from relu_ce_diag.losses import LOSSES, MATLAB_EPS
+from relu_ce_diag.network import BACKPROPS
+
+
+class Name(click.Choice):
+    """A click.Choice whose error names the closest allowed value."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if value in self.choices:
+            return value
+        self.fail(f"{value!r} is not one of {', '.join(map(str, self.choices))}"
+                  f"{suggest(str(value), map(str, self.choices))}.", param, ctx)
+
+
+class Widths(click.ParamType):
+    """Hidden layer widths: ``100`` or ``64,32``."""
+
+    name = "WIDTHS"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, tuple):
+            return value
+        try:
+            widths = tuple(int(v) for v in str(value).split(","))
+        except ValueError:
+            widths = ()
+        if not widths or min(widths) < 1:
+            self.fail(f"{value!r} is not a list of layer widths >= 1 such as 100 or 64,32.",
+                      param, ctx)
+        return widths
+
+
+CELL_OPTIONS: list[Callable[[Any], Any]] = [
+    click.option("--act", type=Name(HIDDEN_NAMES), default="relu", show_default=True,
+                 help="Hidden activation."),
+    click.option("--out", type=Name(tuple(ACTIVATIONS)), default=None,
+                 help="Output activation [default: the hidden one; softmax for cce]."),
+    click.option("--loss", type=Name(tuple(LOSSES)), default="ce", show_default=True,
+                 help="se: 0.5 sum (y-Y)^2; ce: binary cross-entropy with the eps clamp; "
+                      "cce: categorical cross-entropy."),
+    click.option("--eps", type=float, default=MATLAB_EPS, show_default=True,
+                 help="Clamp of log(max(y, eps)); 0 means no clamp."),
+    click.option("--backprop", type=Name(BACKPROPS), default="shortcut", show_default=True,
+                 help="shortcut: the seed's d3 = y - Y; exact: the true chain rule."),
+    click.option("--hidden", type=Widths(), default="100", show_default=True,
+                 help="Hidden layer widths, e.g. 100 or 64,32."),
+    click.option("--inputs", type=int, default=5, show_default=True, help="Generated inputs."),
+    click.option("--outputs", type=int, default=3, show_default=True,
+                 help="Generated outputs."),
+    click.option("--samples", type=int, default=16, show_default=True,
+                 help="Generated samples."),
+    click.option("--targets", type=Name(TARGETS), default="onehot", show_default=True,
+                 help="Generated targets: one-hot classes or 0/1 multi-label."),
+    click.option("--seed", type=int, default=0, show_default=True,
+                 help="Seed of the generated data and weights."),
+    click.option("--data", type=str, default=None, metavar="FILE.npz",
+                 help="Arrays X, Y (and optionally W) instead of generated ones."),
+    click.option("--dtype", type=Name(DTYPES), default="float64", show_default=True,
+                 help="Precision of the whole computation."),
+    click.option("--step", type=float, default=None,
+                 help="Finite-difference step [default: 1e-6 for float64, 1e-2 for float32]."),
+    click.option("--relu-grad-at-zero", type=float, default=0.0, show_default=True,
+                 help="relu'(0) in the analytic gradient (the seed's z > 0 gives 0)."),
+    click.option("--leaky-slope", type=float, default=0.01, show_default=True,
+                 help="Slope of leaky-relu for z < 0."),
+]
+
+
+def cell_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Add every cell option to a command."""
+    for opt in reversed(CELL_OPTIONS):
+        f = opt(f)
+    return f
+
+
+def spec_from_options(kw: dict[str, Any]) -> CellSpec:
+    """Build a CellSpec from the parsed cell options (pops them from ``kw``)."""
+    names = ("act", "out", "loss", "eps", "backprop", "hidden", "inputs", "outputs", "samples",
+             "targets", "seed", "data", "dtype", "step", "relu_grad_at_zero", "leaky_slope")
+    return CellSpec(**{n: kw.pop(n) for n in names})

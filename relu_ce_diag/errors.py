@@ -1,0 +1,52 @@
+"""Exceptions the core raises; only the CLI turns them into messages and exit codes."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class ReluDiagError(Exception):
+    """Base class: the input could not be used, so nothing was judged (exit code 2)."""
+
+
+class OptionError(ReluDiagError):
+    """An option or configuration key has a value that is not allowed."""
+
+    def __init__(self, key: str, value: object, expected: str, *, source: str = "") -> None:
+        self.key = key
+        self.value = value
+        self.expected = expected
+        self.source = source
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}{key}: got {value!r}, expected {expected}.")
+
+
+class DataError(ReluDiagError):
+    """A data file is missing, unreadable or holds arrays of the wrong shape or content."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class UserFunctionError(ReluDiagError):
+    """A user's gradient function raised or returned something unusable."""
+
+
+class TooLargeError(ReluDiagError):
+    """A cell is refused before it runs because it would need too much time or memory."""
+
+
+def suggest(value: str, allowed: Iterable[str]) -> str:
+    """Return ' (did you mean X?)' for the closest allowed name, or ''."""
+    close = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unknown_name(key: str, value: str, allowed: Iterable[str], *, source: str = "") -> OptionError:
+    """Build the error for a name that is not in a registry, with a suggestion."""
+    allowed = list(allowed)
+    return OptionError(key, value, "one of " + ", ".join(allowed) + suggest(value, allowed),
+                       source=source)

@@ -1,0 +1,1 @@
+"""Renderers of results: Rich tables for people, JSON (and JUnit) for machines."""

@@ -1,0 +1,43 @@
+"""Write output files atomically, so an interrupted run never leaves half a file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from relu_ce_diag.errors import DataError
+from relu_ce_diag.results import CellResult
+
+
+def write_atomic(path: str, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise DataError(path, f"cannot write: folder {str(folder)!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_grads(path: str, result: CellResult) -> None:
+    """Save W X Y loss analytic numeric (and exact) of one result to an .npz file."""
+    a = result.arrays
+    if a is None:
+        raise DataError(path, f"cell {result.id} has no gradients to save ({result.reason})")
+    arrays = {"W": a.W, "X": a.X, "Y": a.Y, "loss": np.array(a.loss),
+              "analytic": a.analytic, "numeric": a.numeric}
+    if a.exact is not None:
+        arrays["exact"] = a.exact
+    import io
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    write_atomic(path, buf.getvalue())

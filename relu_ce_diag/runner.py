@@ -1,0 +1,78 @@
+"""Run one cell: forward pass, backprop under test, numerical gradient, verdict. Never prints."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from relu_ce_diag.cells import CellSpec, Prepared, prepare, validate
+from relu_ce_diag.compare import compare, max_relative, normwise_relative, tolerance
+from relu_ce_diag.network import backprop, deltas, forward, pack
+from relu_ce_diag.numgrad import central_differences, sample_scale
+from relu_ce_diag.results import BlockStats, CellResult, Entry, GradArrays
+
+
+def run_cell(spec: CellSpec) -> CellResult:
+    """Validate, prepare and check one cell; input problems raise ReluDiagError."""
+    return check_prepared(prepare(validate(spec)), cell_id=spec.id)
+
+
+def check_prepared(prep: Prepared, cell_id: str) -> CellResult:
+    """Check the backprop of a prepared cell against central differences."""
+    spec, net, arr = prep.spec, prep.net, prep.arrays
+    W, X, Y = arr.W, arr.X, arr.Y
+    eps_m = float(np.finfo(W.dtype).eps)
+    fw = forward(net, W, X, Y)
+    exact_ds = deltas(net, W, fw, Y, "exact")
+    exact = pack([d.T @ ab for d, ab in zip(exact_ds, fw.inputs)])
+    if spec.backprop == "exact":
+        analytic = exact
+    else:
+        analytic = backprop(net, W, X, Y, spec.backprop, fw=fw)[1]
+    h = spec.h
+    scale = sample_scale(net, fw, exact_ds)
+    ng = central_differences(net, W, X, Y, fw, h, scale)
+    half = central_differences(net, W, X, Y, fw, h / 2, scale)
+    tol = tolerance(analytic, ng.numeric, half.numeric, ng.scale, h, eps_m)
+    cmp = compare(analytic, ng.numeric, tol)
+    arrays = GradArrays(W, X, Y, analytic, ng.numeric, exact, fw.f)
+
+    kinked = ng.straddle | ng.clamp
+    bad = ~cmp.ok
+    set_aside = bad & kinked & cmp.finite
+    judged = ~set_aside
+    a64, n64 = analytic.astype(np.float64), ng.numeric.astype(np.float64)
+    if not np.isfinite(fw.f) or not cmp.finite.all():
+        status = "fail"
+        nonfinite = int((~cmp.finite).sum())
+        reason = (f"loss is {fw.f}" if not np.isfinite(fw.f) else "") + (
+            f"{'; ' if not np.isfinite(fw.f) else ''}{nonfinite} non-finite gradient entries"
+            if nonfinite else "")
+    elif (bad & judged).any():
+        status = "fail"
+        reason = f"{int((bad & judged).sum())} of {W.size} entries differ beyond tolerance"
+    elif set_aside.any():
+        status = "kink"
+        reason = (f"{int(set_aside.sum())} entries differ only where the step straddles "
+                  "a kink or the clamp")
+    else:
+        status = "pass"
+        reason = f"all {W.size} entries agree within tolerance"
+
+    ratio = np.where(cmp.finite, cmp.error / np.maximum(tol, np.finfo(np.float64).tiny), np.inf)
+    ratio = np.where(judged, ratio, -1.0)
+    w = int(np.argmax(ratio))
+    worst = Entry(net.entry_name(w), w, float(a64[w]), float(n64[w]), float(cmp.error[w]),
+                  float(tol[w]))
+    blocks = tuple(
+        BlockStats(name, sl.stop - sl.start, max_relative(a64[sl], n64[sl]),
+                   normwise_relative(a64[sl], n64[sl]), int((bad & judged)[sl].sum()),
+                   int(set_aside[sl].sum()))
+        for name, sl in net.blocks())
+    return CellResult(
+        id=cell_id, spec=spec, status=status, reason=reason, loss=fw.f, n_params=W.size,
+        step=h, max_rel=max_relative(a64, n64),
+        max_rel_judged=max_relative(a64[judged], n64[judged]),
+        normwise=normwise_relative(a64, n64), mismatched=int((bad & judged).sum()),
+        set_aside=tuple(net.entry_name(int(p)) for p in np.flatnonzero(set_aside)),
+        straddled=int(ng.straddle.sum()), clamp_crossed=int(ng.clamp.sum()),
+        worst=worst, blocks=blocks, arrays=arrays)
