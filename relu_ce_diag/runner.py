@@ -16,15 +16,19 @@ def run_cell(spec: CellSpec) -> CellResult:
     return check_prepared(prepare(validate(spec)), cell_id=spec.id)
 
 
-def check_prepared(prep: Prepared, cell_id: str) -> CellResult:
-    """Check the backprop of a prepared cell against central differences."""
+def check_prepared(prep: Prepared, cell_id: str, analytic: np.ndarray | None = None,
+                   ) -> CellResult:
+    """Check the backprop of a prepared cell (or a given ``analytic`` (P,)) against central
+    differences."""
     spec, net, arr = prep.spec, prep.net, prep.arrays
     W, X, Y = arr.W, arr.X, arr.Y
     eps_m = float(np.finfo(W.dtype).eps)
     fw = forward(net, W, X, Y)
     exact_ds = deltas(net, W, fw, Y, "exact")
     exact = pack([d.T @ ab for d, ab in zip(exact_ds, fw.inputs)])
-    if spec.backprop == "exact":
+    if analytic is not None:
+        analytic = np.asarray(analytic, dtype=W.dtype)
+    elif spec.backprop == "exact":
         analytic = exact
     else:
         analytic = backprop(net, W, X, Y, spec.backprop, fw=fw)[1]
