@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 Array = np.ndarray
-ROUNDOFF_FACTOR = 8.0
+ROUNDOFF_FACTOR = 4.0
 TRUNCATION_FACTOR = 4.0
 ULP_FACTOR = 16.0
 
