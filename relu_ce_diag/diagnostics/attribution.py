@@ -1,0 +1,168 @@
+"""Exact attribution: split the discrepancy analytic - numeric into its causes.
+
+E = analytic - numeric is the sum of
+  * pairing:  G(d_shortcut - d_free), the wrong output delta against the unclamped loss;
+  * clamp:    G(d_free - d_exact), the clamp the hand-written delta ignores, plus
+              exact - numeric on entries whose step crosses the clamp;
+  * kink:     exact - numeric on entries whose step straddles a kink;
+  * step:     exact - numeric elsewhere (round-off and truncation of the difference);
+where G(d) backpropagates an output delta d (N, n_out) to a gradient (P,), d_exact is the
+exact output delta of the loss as computed and d_free that of the loss without its clamp
+(where that loss is finite). When the analytic gradient is not the built-in shortcut, the
+part analytic - exact is reported whole as ``other``. Each part's share is its projection
+on E, so the shares add up to 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from relu_ce_diag.diagnostics.context import DiagContext
+from relu_ce_diag.network import Forward, Net, output_delta, pack
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Part:
+    """One cause: diagnostic ``id``, its words, its share of the error and what remains."""
+
+    id: str
+    label: str
+    share: float
+    remaining: int
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """The split of one cell's discrepancy over the finite entries."""
+
+    parts: tuple[Part, ...]
+    mismatched: int
+    finite: int
+
+    def share(self, part_id: str) -> float:
+        """Return the share of the part ``part_id`` (0 when absent)."""
+        return sum(p.share for p in self.parts if p.id == part_id)
+
+
+def grad_from_delta(net: Net, W: Array, fw: Forward, d_out: Array) -> Array:
+    """Backpropagate an output delta (N, n_out) through the hidden layers to a gradient (P,)."""
+    mats = net.unpack(W)
+    ds = [d_out]
+    for layer in range(len(mats) - 1, 0, -1):
+        a = fw.inputs[layer][:, :-1]
+        slope = net.layer_act(layer - 1).df(fw.z[layer - 1], a, net.leaky_slope, net.at_zero)
+        ds.append((ds[-1] @ mats[layer][:, :-1]) * slope)
+    return pack([d.T @ ab for d, ab in zip(ds[::-1], fw.inputs, strict=True)])
+
+
+def unclamped_delta(net: Net, fw: Forward, Y: Array) -> Array:
+    """Return dL/dz (N, n_out) of the loss without its clamp, where that loss is finite.
+
+    Canonical pairs use their closed form, finite even where y rounds to 0 or 1; elsewhere,
+    and outside the loss's domain (log of 0 or of a negative number), the clamped exact delta
+    is kept, since there is no unclamped loss to differentiate.
+    """
+    exact = output_delta(net, fw, Y, "exact")
+    y, z, out = fw.y, fw.z[-1], net.out_act
+    if net.loss == "se":
+        return exact
+    if (net.out, net.loss) == ("sigmoid", "ce"):
+        return y - Y
+    if (net.out, net.loss) == ("softmax", "cce"):
+        return y * Y.sum(axis=1, keepdims=True) - Y
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        g = -np.where(Y != 0, Y / y, 0.0)
+        inside = (Y == 0) | (y > 0)
+        if net.loss == "ce":
+            g = g + np.where(Y != 1, (1 - Y) / (1 - y), 0.0)
+            inside &= (Y == 1) | (y < 1)
+        if out.rowwise:
+            d = y * (g - (g * y).sum(axis=1, keepdims=True))
+            inside = np.broadcast_to(inside.all(axis=1, keepdims=True), y.shape)
+        else:
+            slope = out.df(z, y, net.leaky_slope, net.at_zero)
+            d = np.where(slope == 0, 0.0, g * slope)
+    return np.where(inside & np.isfinite(d), d, exact).astype(exact.dtype)
+
+
+def _share(part: Array, total: Array, norm2: float) -> float:
+    return float(part @ total) / norm2 if norm2 > 0 else 0.0
+
+
+def attribute(ctx: DiagContext) -> Attribution:
+    """Split the cell's discrepancy into pairing, clamp, kink and step parts (see module)."""
+    net, arr, fw = ctx.net, ctx.prep.arrays, ctx.fw
+    a = ctx.analytic.astype(np.float64)
+    n = ctx.ng.numeric.astype(np.float64)
+    ex = ctx.exact.astype(np.float64)
+    fin = np.isfinite(a) & np.isfinite(n) & np.isfinite(ex)
+    E = np.where(fin, a - n, 0.0)
+    r = np.where(fin, ex - n, 0.0)
+    straddle, clamp = ctx.ng.straddle, ctx.ng.clamp & ~ctx.ng.straddle
+    parts: dict[str, tuple[str, Array]] = {}
+    deriv = np.where(fin, a - ex, 0.0)
+    d_exact = output_delta(net, fw, arr.Y, "exact")
+    d_free = unclamped_delta(net, fw, arr.Y)
+    clamped = int((d_free != d_exact).sum())
+    clamp_part = np.zeros_like(E)
+    if ctx.prep.spec.backprop == "shortcut":
+        d_short = output_delta(net, fw, arr.Y, "shortcut")
+        short = grad_from_delta(net, arr.W, fw, d_short).astype(np.float64)
+        if np.allclose(short, a, rtol=1e-12, atol=0.0, equal_nan=True):
+            pair = grad_from_delta(net, arr.W, fw, d_short - d_free).astype(np.float64)
+            pair = np.where(fin, pair, 0.0)
+            parts["pairing"] = (f"shortcut delta invalid for {net.out} + {net.loss}", pair)
+            clamp_part = deriv - pair
+            deriv = np.zeros_like(E)
+    if np.any(deriv != 0):
+        parts["other"] = ("analytic gradient differs from the exact chain rule", deriv)
+    crossed = int(ctx.ng.clamp.sum())
+    clamp_part = clamp_part + np.where(clamp, r, 0.0)
+    parts["clamp-saturation"] = (
+        f"{clamped} clamped outputs" + (f", {crossed} steps crossing the clamp" if crossed else ""),
+        clamp_part)
+    parts["kink-straddle"] = (f"{int(straddle.sum())} kink-straddling entries",
+                              np.where(straddle, r, 0.0))
+    parts["step-size"] = ("finite-difference error", np.where(straddle | clamp, 0.0, r))
+    norm2 = float(E @ E)
+    bad = fin & (np.abs(E) > ctx.tol)
+    out = []
+    for pid, (label, vec) in parts.items():
+        remaining = int((fin & (np.abs(E - vec) > ctx.tol)).sum())
+        out.append(Part(pid, label, _share(vec, E, norm2), remaining))
+    out.sort(key=lambda p: -abs(p.share))
+    return Attribution(tuple(out), int(bad.sum()), int(fin.sum()))
+
+
+def output_share(ctx: DiagContext, mask: Array) -> float:
+    """Return the share of the error that the clamp at the outputs ``mask`` (N, n_out) explains.
+
+    This is the part G(d_free - d_exact) restricted to those outputs, for a shortcut or
+    unclamped backprop, projected on the total error like the parts of ``attribute``.
+    """
+    net, arr, fw = ctx.net, ctx.prep.arrays, ctx.fw
+    a = ctx.analytic.astype(np.float64)
+    n = ctx.ng.numeric.astype(np.float64)
+    fin = np.isfinite(a) & np.isfinite(n)
+    E = np.where(fin, a - n, 0.0)
+    if ctx.prep.spec.backprop != "shortcut" or not mask.any():
+        return 0.0
+    diff = unclamped_delta(net, fw, arr.Y) - output_delta(net, fw, arr.Y, "exact")
+    vec = grad_from_delta(net, arr.W, fw, np.where(mask, diff, 0.0)).astype(np.float64)
+    return _share(np.where(fin, vec, 0.0), E, float(E @ E))
+
+
+def render(att: Attribution, total_entries: int) -> str:
+    """Return the one-line attribution, largest share first, e.g. 'pairing ...: 97%; ...'."""
+    shown = [p for p in att.parts if abs(p.share) >= 0.005] or list(att.parts[:1])
+    items = []
+    for k, p in enumerate(shown):
+        text = f"{p.label}: {'explains ' if k == 0 else ''}{100 * p.share:.0f}%"
+        if k == 0:
+            text += f" of the error (without it {p.remaining} of {total_entries} entries mismatch)"
+        items.append(text)
+    return "; ".join(items)

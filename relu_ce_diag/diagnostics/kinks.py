@@ -1,0 +1,178 @@
+"""Kinks: which steps straddle a kink (units, samples, margins), exact zeros, dead units.
+
+The foundation's ``NumGrad.straddle`` flags entries; here each flagged entry's perturbed
+forward passes are recomputed to name the (layer, unit, sample) whose pre-activation crossed,
+with the margin |z| and the step's effect |z(+h) - z(-h)| / 2 on it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from relu_ce_diag.compare import max_relative
+from relu_ce_diag.diagnostics.context import DiagContext, listing, unit_name
+from relu_ce_diag.network import forward
+from relu_ce_diag.results import Finding
+
+Array = np.ndarray
+MAX_DETAILED = 200  # straddled entries recomputed in detail; the rest are only counted
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """A pre-activation z[layer][sample, unit] that a step of one entry carried across a kink."""
+
+    entry: int
+    layer: int
+    unit: int
+    sample: int
+    margin: float
+    effect: float
+
+
+def crossings(ctx: DiagContext, entries: Array) -> list[Crossing]:
+    """Return the crossings of the given flat entries (each recomputed at W +- h)."""
+    net, arr = ctx.net, ctx.prep.arrays
+    W, h = arr.W, ctx.h
+    kinked = [(layer, net.layer_act(layer).kinks) for layer in range(len(net.shapes))
+              if net.layer_act(layer).kinks]
+    found = []
+    for p in entries:
+        Wp, Wm = W.copy(), W.copy()
+        Wp[p] += h
+        Wm[p] -= h
+        with np.errstate(all="ignore"):
+            zp = forward(net, Wp, arr.X, arr.Y).z
+            zm = forward(net, Wm, arr.X, arr.Y).z
+        for layer, points in kinked:
+            z0 = ctx.fw.z[layer]
+            for k in points:
+                hit = np.sign(zp[layer] - k) != np.sign(zm[layer] - k)
+                for s, u in zip(*np.nonzero(hit), strict=True):
+                    found.append(Crossing(
+                        int(p), layer, int(u), int(s), float(abs(z0[s, u] - k)),
+                        float(abs(zp[layer][s, u] - zm[layer][s, u]) / 2)))
+    return found
+
+
+def _units(net_ctx: DiagContext, pairs: list[tuple[int, int, int]]) -> list[str]:
+    """Group (layer, unit, sample) triples as 'h1[2] (samples 0, 3)'."""
+    by_unit: dict[tuple[int, int], set[int]] = defaultdict(set)
+    for layer, u, s in pairs:
+        by_unit[(layer, u)].add(s)
+    return [f"{unit_name(net_ctx.net, layer, u)} (sample{'s' if len(ss) > 1 else ''} "
+            f"{', '.join(map(str, sorted(ss)[:6]))}{' ...' if len(ss) > 6 else ''})"
+            for (layer, u), ss in sorted(by_unit.items())]
+
+
+def straddle_finding(ctx: DiagContext) -> list[Finding]:
+    """Return the ``kink-straddle`` finding: entries, units, samples, margins, a safe step."""
+    flagged = np.flatnonzero(ctx.ng.straddle)
+    if flagged.size == 0:
+        return []
+    net = ctx.net
+    aside = np.flatnonzero(ctx.set_aside & ctx.ng.straddle)
+    order = np.concatenate([aside, np.setdiff1d(flagged, aside)])[:MAX_DETAILED]
+    cr = crossings(ctx, order)
+    a = ctx.analytic.astype(np.float64)
+    n = ctx.ng.numeric.astype(np.float64)
+    keep = ~ctx.set_aside
+    with_them, without = max_relative(a, n), max_relative(a[keep], n[keep])
+    names = [net.entry_name(int(p)) for p in (aside if aside.size else flagged)]
+    units = _units(ctx, [(c.layer, c.unit, c.sample) for c in cr])
+    margin = min((c.margin for c in cr), default=float("nan"))
+    effect = max((c.effect for c in cr if c.margin == margin), default=float("nan"))
+    positive = [ctx.h * c.margin / c.effect for c in cr if c.margin > 0 and c.effect > 0]
+    safe = min(positive) if positive else float("nan")
+    if positive and margin > 0:
+        advice = f"a step below {safe:.1e} avoids the straddle"
+    elif positive:
+        advice = (f"some pre-activations are exactly 0, which no step avoids "
+                  f"(see zero-preactivation); for the others a step below {safe:.1e}")
+    else:
+        advice = "the pre-activations are exactly 0, which no step avoids (see zero-preactivation)"
+    message = (f"{flagged.size} entries' steps straddle a kink, {aside.size} of them mismatch "
+               f"and are set aside: {listing(names)}; at {listing(units, 3)}; smallest margin "
+               f"|z| = {margin:.2e} vs step effect {effect:.2e}; max rel error "
+               f"{with_them:.2e} with them, {without:.2e} without; {advice}")
+    return [Finding(
+        "kink-straddle", "warning" if aside.size else "info", message,
+        fix=(f"--step {safe:.0e}" if positive and margin > 0 else "accept the set-aside "
+             "entries, or --relu-grad-at-zero 0.5") + ", or another --seed",
+        data=(("straddled", int(flagged.size)), ("set_aside", int(aside.size)),
+              ("entries", names[:50]), ("units", units[:50]), ("min_margin", margin),
+              ("step_effect", effect), ("safe_step", safe), ("max_rel_error", with_them),
+              ("max_rel_error_without", without)))]
+
+
+def zero_finding(ctx: DiagContext) -> list[Finding]:
+    """Return the ``zero-preactivation`` finding: pre-activations exactly on a kink."""
+    net = ctx.net
+    pairs, rows = [], []
+    for layer in range(len(net.shapes)):
+        act = net.layer_act(layer)
+        for k in act.kinks:
+            s_idx, u_idx = np.nonzero(ctx.fw.z[layer] == k)
+            pairs += [(layer, int(u), int(s)) for s, u in zip(s_idx, u_idx, strict=True)]
+            rows += [(layer, int(u)) for u in set(u_idx.tolist())]
+    if not pairs:
+        return []
+    start = np.cumsum([0] + [r * c for r, c in net.shapes])
+    affected = np.zeros(net.n_params, dtype=bool)
+    for layer, u in rows:
+        r, c = net.shapes[layer]
+        affected[start[layer] + u + r * np.arange(c)] = True  # row u of layer: w[u, :], b[u]
+    aside = int((affected & ctx.set_aside).sum())
+    leaky = net.act == "leaky-relu" or net.out == "leaky-relu"
+    seen = (1 + net.leaky_slope) / 2 if leaky else 0.5
+    units = _units(ctx, pairs)
+    return [Finding(
+        "zero-preactivation", "warning" if aside else "info",
+        f"{len(pairs)} pre-activations are exactly 0: {listing(units, 4)}; the analytic "
+        f"gradient uses relu'(0) = {net.at_zero:g}, a central difference sees {seen:g}; "
+        f"{aside} of the {int(affected.sum())} entries into these units mismatch",
+        fix="accept the convention (entries set aside), --relu-grad-at-zero 0.5, or jitter "
+            "the data or weights",
+        data=(("count", len(pairs)), ("units", units[:50]), ("at_zero", net.at_zero),
+              ("central_difference_sees", seen), ("set_aside", aside)))]
+
+
+def dead_finding(ctx: DiagContext) -> list[Finding]:
+    """Return the ``dead-units`` finding: hidden units with zero slope on every sample."""
+    net = ctx.net
+    names: list[str] = []
+    vacuous = 0
+    start = np.cumsum([0] + [r * c for r, c in net.shapes])
+    a = ctx.analytic
+    n = ctx.ng.numeric
+    worst_layer = 0.0
+    for layer in range(len(net.shapes) - 1):
+        act = net.layer_act(layer)
+        z = ctx.fw.z[layer]
+        slope = act.df(z, ctx.fw.inputs[layer + 1][:, :-1], net.leaky_slope, net.at_zero)
+        dead = np.flatnonzero((slope == 0).all(axis=0))
+        if dead.size == 0:
+            continue
+        worst_layer = max(worst_layer, dead.size / z.shape[1])
+        names += [unit_name(net, layer, int(u)) for u in dead]
+        r, c = net.shapes[layer]
+        r2, _ = net.shapes[layer + 1]
+        idx = [start[layer] + u + r * np.arange(c) for u in dead]          # into the unit
+        idx += [start[layer + 1] + r2 * u + np.arange(r2) for u in dead]    # out of the unit
+        flat = np.concatenate(idx)
+        vacuous += int(((a[flat] == 0) & (n[flat] == 0)).sum())
+    if not names:
+        return []
+    hidden = sum(net.sizes[1:-1])
+    return [Finding(
+        "dead-units", "warning" if worst_layer == 1.0 else "info",
+        f"{len(names)} of {hidden} hidden units never fire ({listing(names, 6)}); "
+        f"{vacuous} weights into and out of them have analytic and numerical gradient 0, "
+        "so their check is vacuous",
+        fix="more or other samples, another --seed, or leaky-relu",
+        data=(("dead", len(names)), ("hidden_units", hidden), ("units", names[:100]),
+              ("vacuous_entries", vacuous)))]
+
