@@ -1,0 +1,85 @@
+"""``relu-diag sweep``: the error of the check at many steps, a chart, the recommended step."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import click
+
+from relu_ce_diag.cli import main
+from relu_ce_diag.cli.options import cell_options, spec_from_options
+from relu_ce_diag.sweep import DEFAULT_STEPS, STEPS_HELP
+
+SWEEP_EXIT = """\b
+Exit codes:
+  0    some step gives a usable check (a V, or a kink plateau whose
+       entries the check sets aside)
+  1    no step helps: a derivation error (flat error) or non-finite
+       values at every step
+  2    the input could not be used (bad option, data file, --plot
+       without matplotlib); nothing was judged
+  3    internal error of relu-diag
+  130  interrupted"""
+
+
+def _clean(v: Any) -> Any:
+    """Replace non-finite floats by strings so the output is strict JSON."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    return v
+
+
+@main.command(epilog=SWEEP_EXIT)
+@cell_options
+@click.option("--steps", default=DEFAULT_STEPS, show_default=True, metavar="STEPS",
+              help=f"Steps to try: {STEPS_HELP}. The check's --step is always added.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="What to print on stdout.")
+@click.option("--output", type=str, default=None, metavar="FILE",
+              help="Also write the JSON document to FILE (atomically).")
+@click.option("--plot", type=str, default=None, metavar="FILE.png|svg",
+              help="Draw the curve to a PNG or SVG file (needs the plot extra: matplotlib).")
+@click.option("--no-chart", is_flag=True, help="Leave out the terminal chart.")
+def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: bool,
+          **kw: Any) -> int:
+    """Sweep the finite-difference step: the error curve, classified, and the best --step.
+
+    A correct gradient gives a V on log-log axes (truncation ~h^2 for large h, round-off
+    ~1/h for small h); a stencil that straddles a ReLU kink holds the error on a plateau;
+    a wrong gradient is flat at every step. The verdict reads the norm-wise relative error
+    (smooth, weighted by entry size); the per-entry maximum is shown but is noisier.
+    """
+    from relu_ce_diag.cells import prepare, validate
+    from relu_ce_diag.report.files import write_atomic
+    from relu_ce_diag.sweep import parse_steps, sweep_document, sweep_prepared
+
+    spec = validate(spec_from_options(kw))
+    swept = parse_steps(steps)
+    if plot is not None:  # refuse before the work, not after it
+        from relu_ce_diag.report.plot import ensure_available, plot_format
+        plot_format(plot)
+        ensure_available()
+    prep = prepare(spec)
+    result = sweep_prepared(prep, swept)
+    code = 0 if result.verdict.ok else 1
+    doc = json.dumps(_clean(sweep_document(result, spec.id, prep.spec.as_dict(),
+                                           prep.net.n_params, code)),
+                     indent=2, allow_nan=False) + "\n"
+    if fmt == "json" and output is None:
+        click.echo(doc, nl=False)
+    else:
+        from relu_ce_diag.report.chart import print_sweep
+        from relu_ce_diag.report.table import make_console
+        print_sweep(make_console(), result, spec.id, chart=not no_chart)
+    if output is not None:
+        write_atomic(output, doc)
+    if plot is not None:
+        from relu_ce_diag.report.plot import save_plot
+        save_plot(result, plot, spec.id)
+    return code
