@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from relu_ce_diag.diagnostics.context import DiagContext
+from relu_ce_diag.diagnostics.context import DiagContext, clamp_masks
 from relu_ce_diag.network import Forward, Net, output_delta, pack
 
 Array = np.ndarray
@@ -106,8 +106,11 @@ def attribute(ctx: DiagContext) -> Attribution:
     parts: dict[str, tuple[str, Array]] = {}
     deriv = np.where(fin, a - ex, 0.0)
     d_exact = output_delta(net, fw, arr.Y, "exact")
-    d_free = unclamped_delta(net, fw, arr.Y)
-    clamped = int((d_free != d_exact).sum())
+    # Only outputs inside the clamp belong to it; elsewhere the two exact formulas differ
+    # by rounding alone, which stays with the pairing part.
+    active = clamp_masks(fw.y, arr.Y, net.loss, net.eps)[2]
+    d_free = np.where(active, unclamped_delta(net, fw, arr.Y), d_exact)
+    clamped = int(active.sum())
     clamp_part = np.zeros_like(E)
     if ctx.prep.spec.backprop == "shortcut":
         d_short = output_delta(net, fw, arr.Y, "shortcut")
@@ -151,7 +154,9 @@ def output_share(ctx: DiagContext, mask: Array) -> float:
     E = np.where(fin, a - n, 0.0)
     if ctx.prep.spec.backprop != "shortcut" or not mask.any():
         return 0.0
+    active = clamp_masks(fw.y, arr.Y, net.loss, net.eps)[2]
     diff = unclamped_delta(net, fw, arr.Y) - output_delta(net, fw, arr.Y, "exact")
+    mask = mask & active
     vec = grad_from_delta(net, arr.W, fw, np.where(mask, diff, 0.0)).astype(np.float64)
     return _share(np.where(fin, vec, 0.0), E, float(E @ E))
 

@@ -57,3 +57,17 @@ def listing(items: list[str], limit: int = 4) -> str:
     """Join the first ``limit`` items with commas and say how many more there are."""
     shown = ", ".join(items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def clamp_masks(y: Array, Y: Array, loss: str, eps: float) -> tuple[Array, Array, Array]:
+    """Return (y <= eps, 1 - y <= eps, clamp active in the loss), each (N, n_out) bool.
+
+    Active means the clamped term has a non-zero target weight, so the loss is flat there.
+    """
+    none = np.zeros(y.shape, dtype=bool)
+    if loss not in ("ce", "cce") or eps <= 0:
+        return none, none, none
+    low = y <= eps
+    high = (1 - y) <= eps if loss == "ce" else none
+    active = (low & (Y != 0)) | (high & (Y != 1))
+    return low, high, active

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,21 +25,27 @@ RESOLUTION_LIMIT = 1e-3  # a check whose median relative tolerance exceeds this 
 
 @dataclass(frozen=True)
 class Recheck:
-    """The verdict of the same point in another dtype: mismatches and max relative error."""
+    """The verdict of the same point in another dtype or on a subset of the samples.
+
+    ``error`` (P,) is analytic - numeric in float64 (0 where either is non-finite).
+    """
 
     dtype: str
     step: float
     mismatched: int
     set_aside: int
     max_rel: float
+    error: Array = field(compare=False, repr=False)
 
 
-def recheck(ctx: DiagContext, dtype: str = "float64") -> Recheck:
-    """Re-run the cell's check at the same point in ``dtype`` with that dtype's default step."""
+def recheck(ctx: DiagContext, dtype: str | None = None, rows: Array | None = None) -> Recheck:
+    """Re-run the cell's check at the same point, in ``dtype`` (with that dtype's default
+    step; None: the cell's own dtype and step) and on the samples ``rows`` (None: all)."""
     net, arr, spec = ctx.net, ctx.prep.arrays, ctx.prep.spec
-    dt = np.dtype(dtype)
-    W, X, Y = arr.W.astype(dt), arr.X.astype(dt), arr.Y.astype(dt)
-    h = DEFAULT_STEP[dtype]
+    dt = np.dtype(dtype) if dtype is not None else arr.W.dtype
+    keep = slice(None) if rows is None else rows
+    W, X, Y = arr.W.astype(dt), arr.X[keep].astype(dt), arr.Y[keep].astype(dt)
+    h = DEFAULT_STEP[dtype] if dtype is not None else ctx.h
     with np.errstate(all="ignore"):
         fw = forward(net, W, X, Y)
         ds = deltas(net, W, fw, Y, "exact")
@@ -55,8 +61,9 @@ def recheck(ctx: DiagContext, dtype: str = "float64") -> Recheck:
     cmp = compare(analytic, ng.numeric, tol)
     bad = ~cmp.ok
     aside = bad & (ng.straddle | ng.clamp) & cmp.finite
-    return Recheck(dtype, h, int((bad & ~aside).sum()), int(aside.sum()),
-                   max_relative(analytic.astype(np.float64), ng.numeric.astype(np.float64)))
+    a64, n64 = analytic.astype(np.float64), ng.numeric.astype(np.float64)
+    return Recheck(str(dt), h, int((bad & ~aside).sum()), int(aside.sum()),
+                   max_relative(a64, n64), np.where(cmp.finite, a64 - n64, 0.0))
 
 
 def precision_finding(ctx: DiagContext) -> list[Finding]:
@@ -66,7 +73,8 @@ def precision_finding(ctx: DiagContext) -> list[Finding]:
     a = ctx.analytic.astype(np.float64)
     n = ctx.ng.numeric.astype(np.float64)
     own_bad = int((~ctx.cmp.ok & ~ctx.set_aside).sum())
-    own = Recheck("float32", ctx.h, own_bad, int(ctx.set_aside.sum()), max_relative(a, n))
+    own = Recheck("float32", ctx.h, own_bad, int(ctx.set_aside.sum()), max_relative(a, n),
+                  a - n)
     other = recheck(ctx, "float64")
     if own.mismatched and not other.mismatched:
         verdict = "the float32 mismatch is precision"

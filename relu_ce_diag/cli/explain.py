@@ -1,0 +1,42 @@
+"""``relu-diag explain ID``: the long text of a diagnostic, straight from the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import click
+from rich.console import Console
+from rich.text import Text
+
+from relu_ce_diag.cli import EXIT_CODES, main
+from relu_ce_diag.diagnostics.registry import DIAGNOSTICS, get
+
+
+def print_explanations(console: Console, ids: Iterable[str]) -> None:
+    """Print id, title, explanation and fix of each diagnostic in ``ids`` (each once)."""
+    seen: list[str] = []
+    for i in ids:
+        if i in seen:
+            continue
+        seen.append(i)
+        d = get(i)
+        console.print(Text(f"{d.id}: {d.title}", style="bold"))
+        console.print(d.explanation)
+        console.print(Text("fix: ", style="bold").append(Text(d.fix, style="")))
+        console.print()
+
+
+@main.command(epilog=EXIT_CODES)
+@click.argument("diag_id", metavar="[ID]", required=False)
+def explain(diag_id: str | None) -> int:
+    """Explain the diagnostic ID (what it means, why it happens, the fix); no ID lists all."""
+    from relu_ce_diag.report.table import make_console
+
+    console = make_console()
+    if diag_id is None:
+        for d in DIAGNOSTICS.values():
+            console.print(Text(f"{d.id:<20}", style="bold").append(Text(d.title, style="")))
+        console.print("\nrelu-diag explain ID prints the full text of one.")
+        return 0
+    print_explanations(console, [get(diag_id, "explain").id])
+    return 0
