@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import numpy as np
 
+from relu_ce_diag.budget import Limits, check_budget
 from relu_ce_diag.cells import CellSpec, Prepared, prepare, validate
 from relu_ce_diag.compare import compare, max_relative, normwise_relative, tolerance
 from relu_ce_diag.diagnostics import DiagContext, diagnose
-from relu_ce_diag.network import backprop, deltas, forward, pack
+from relu_ce_diag.network import Net, backprop, deltas, forward, pack
 from relu_ce_diag.numgrad import central_differences, sample_scale
 from relu_ce_diag.results import BlockStats, CellResult, Entry, GradArrays
 
 
-def run_cell(spec: CellSpec) -> CellResult:
-    """Validate, prepare and check one cell; input problems raise ReluDiagError."""
-    return check_prepared(prepare(validate(spec)), cell_id=spec.id)
+def run_cell(spec: CellSpec, limits: Limits | None = None) -> CellResult:
+    """Validate, prepare and check one cell; input problems (and a cell over ``limits``)
+    raise ReluDiagError before any gradient is computed."""
+    limits = limits if limits is not None else Limits()
+    spec = validate(spec)
+    if spec.data is None:  # refuse before generating anything
+        net = Net((spec.inputs, *spec.hidden, spec.outputs))
+        check_budget(net, spec.samples, spec.id, limits, np.dtype(spec.dtype).itemsize)
+    prep = prepare(spec)
+    check_budget(prep.net, prep.arrays.X.shape[0], spec.id, limits,
+                 np.dtype(spec.dtype).itemsize)
+    return check_prepared(prep, cell_id=spec.id)
 
 
 def check_prepared(prep: Prepared, cell_id: str, analytic: np.ndarray | None = None,
