@@ -82,9 +82,11 @@ def sweep_chart(s: Sweep, width: int = 60, height: int = 15) -> Text:
             ticks[start:start + len(label)] = list(label)
     out.append("".join(ticks).rstrip() + "   step h\n", style="dim")
     out.append(" " * GUTTER)
+    aside = any(p.flagged for p in s.points)
     for mark, name, style in ((NORM, "norm-wise", ""), (CLEAN, "set-aside excluded", "cyan"),
                               (MAXREL, "max per-entry", "dim")):
-        out.append(f"{mark} {name}  ", style=style)
+        if mark != CLEAN or aside:
+            out.append(f"{mark} {name}  ", style=style)
     for region, rstyle in REGION_STYLE.items():
         if any(p.region == region for p in s.points):
             out.append(f"{NORM} {region}  ", style=rstyle)

@@ -54,10 +54,16 @@ def _positive(v: float, floor: float) -> float:
     return floor if v == 0 else float("nan")
 
 
+KIND_WORDS = {"v": "a V: truncation meets round-off",
+              "kink-plateau": "kink plateau at every step",
+              "derivation-error": "derivation error: flat at every step",
+              "non-finite": "non-finite at every step"}
+
+
 def render(s: Sweep, title: str, fmt: str) -> bytes:
     """Draw the sweep (log-log, regions coloured, best step marked) and return the file."""
     Figure = _matplotlib()
-    fig = Figure(figsize=(6.4, 4.0), dpi=100)
+    fig = Figure(figsize=(6.4, 4.6), dpi=100)
     ax = fig.add_subplot()
     hs = [p.step for p in s.points]
     vals = [v for p in s.points for v in (p.normwise, p.clean, p.max_rel) if 0 < v < 1e300]
@@ -66,35 +72,40 @@ def render(s: Sweep, title: str, fmt: str) -> bytes:
             label="max per-entry relative")
     if any(p.flagged for p in s.points):
         ax.plot(hs, [_positive(p.clean, floor) for p in s.points], "--", color="tab:cyan",
-                label="norm-wise, set-aside entries excluded")
+                label="norm-wise, set-aside excluded")
     ax.plot(hs, [_positive(p.normwise, floor) for p in s.points], "-", color="0.3", lw=1,
             label="norm-wise relative")
     for region, color in REGION_COLOR.items():
         pts = [p for p in s.points if p.region == region]
         if pts:
+            best = region == "best"
             ax.scatter([p.step for p in pts], [_positive(p.normwise, floor) for p in pts],
-                       s=22, color=color, zorder=3, label=region)
+                       s=90 if best else 22, marker="*" if best else "o", color=color,
+                       zorder=4 if best else 3, label=region)
     for f in s.fits:
         if f.region in ("truncation", "round-off"):
             color = REGION_COLOR[f.region]
             xs = [f.h_low, f.h_high]
             ax.plot(xs, [_line(f.slope, f.intercept, x) for x in xs], "-", color=color,
-                    alpha=0.35, lw=4)
-            x = f.h_high if f.region == "truncation" else f.h_low
+                    alpha=0.3, lw=5)
+            x = math.sqrt(f.h_low * f.h_high)
             ax.annotate(f"slope {f.slope:.2f}", (x, _line(f.slope, f.intercept, x)),
-                        textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8,
-                        color=color)
+                        textcoords="offset points", xytext=(-16 if f.slope > 0 else 16, 10),
+                        ha="center", fontsize=8, color=color)
     v = s.verdict
     if v.recommended_step is not None:
         ax.axvline(v.recommended_step, color="tab:green", lw=0.8, ls="--")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    if vals and max(vals) / min(vals) < 1e4:  # a flat curve must look flat: show 4 decades
+        ax.set_ylim(min(vals) / 1e3, max(vals) * 10)
     ax.set_xlabel("finite-difference step h")
     ax.set_ylabel("relative error")
     rec = f"; recommended --step {v.recommended_step:.2g}" if v.recommended_step else ""
-    ax.set_title(f"{title}\n{v.kind}{rec}", fontsize=9)
+    ax.set_title(f"{title}\n{_words(s)}{rec}", fontsize=9)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4,
+              frameon=False)
     fig.tight_layout()
     buf = io.BytesIO()
     meta = {"Software": None} if fmt == "png" else {"Date": None}
@@ -102,6 +113,18 @@ def render(s: Sweep, title: str, fmt: str) -> bytes:
     with matplotlib.rc_context({"svg.hashsalt": "relu-diag"}):
         fig.savefig(buf, format=fmt, metadata=meta)
     return buf.getvalue()
+
+
+def _words(s: Sweep) -> str:
+    """Name the shape of the curve in a few words."""
+    if s.verdict.kind != "v":
+        return KIND_WORDS.get(s.verdict.kind, s.verdict.kind)
+    trunc, roundoff = s.fit("truncation"), s.fit("round-off")
+    if trunc and roundoff:
+        return KIND_WORDS["v"]
+    if trunc:
+        return "truncation down to a floor (round-off below the swept range)"
+    return "no truncation error in range: round-off only" if roundoff else "flat and small"
 
 
 def _line(slope: float, intercept: float, h: float) -> float:
