@@ -79,7 +79,8 @@ class Fit:
 
 @dataclass(frozen=True)
 class Verdict:
-    """What the curve says: ``kind`` is v, kink-plateau, derivation-error or non-finite."""
+    """What the curve says: ``kind`` is v, kink-plateau, derivation-error, non-finite or
+    inconclusive (too few decades swept to tell a flat curve from a high one)."""
 
     kind: str
     recommended_step: float | None
@@ -205,7 +206,7 @@ def classify(points: Sequence[StepPoint], eps_machine: float,
 
     labels = []
     for i, p in enumerate(points):
-        if not np.isfinite(e[i]):
+        if not np.isfinite(e[i]) and not (p.flagged and np.isfinite(c[i])):
             labels.append("non-finite")
         elif derivation and near[i]:
             labels.append("derivation")
@@ -228,11 +229,14 @@ def classify(points: Sequence[StepPoint], eps_machine: float,
             if f is not None:
                 fits.append(f)
     kinks = np.array([lab in ("kink", "clamp") for lab in labels])
-    kf = _fit("kink", h[kinks], e[kinks])
+    kf = _fit("kink", h[kinks & np.isfinite(e)], e[kinks & np.isfinite(e)])
     if kf is not None:
         fits.append(kf)
     sweep = Sweep(pts, tuple(fits), Verdict("", None, None, None, ()), eps_machine, check_step)
-    return Sweep(pts, tuple(fits), _verdict(sweep, k, derivation), eps_machine, check_step)
+    swept = math.log10(h[ok].max() / h[ok].min())
+    inconclusive = best > eps_machine ** (1 / 3) and not derivation and swept < FLAT_DECADES
+    return Sweep(pts, tuple(fits), _verdict(sweep, k, derivation, inconclusive), eps_machine,
+                 check_step)
 
 
 def _relabel(p: StepPoint, region: str) -> StepPoint:
@@ -245,11 +249,18 @@ def _range(hs: Sequence[float]) -> str:
     return f"h = {lo:.2g}" if lo == hi else f"h = {lo:.2g} to {hi:.2g}"
 
 
-def _verdict(s: Sweep, k: int, derivation: bool) -> Verdict:
+def _verdict(s: Sweep, k: int, derivation: bool, inconclusive: bool) -> Verdict:
     """Word the verdict from the labelled points and the fits."""
     pts = s.points
     best = pts[k]
     lines: list[str] = []
+    if inconclusive:
+        lines.append(
+            f"inconclusive: the lowest norm-wise error is {best.clean:.2g} (at h = "
+            f"{best.step:.2g}), too large for a finite-difference error, but the steps span "
+            f"less than {FLAT_DECADES:g} decades, so a wrong gradient (flat error) cannot be "
+            "told from a badly chosen step; sweep a wider range, e.g. --steps 1e-1:1e-12:23.")
+        return Verdict("inconclusive", None, best.step, best.clean, tuple(lines))
     kink_pts = [p for p in pts if p.region in ("kink", "clamp")]
     if derivation:
         flat = [p.clean for p in pts if p.region == "derivation"]
@@ -271,12 +282,19 @@ def _verdict(s: Sweep, k: int, derivation: bool) -> Verdict:
     elif kink_pts:
         kf = s.fit("kink")
         slope = f" (error ~ h^{kf.slope:.2f} instead of h^2)" if kf else ""
+        if any(not math.isfinite(p.normwise) for p in kink_pts):
+            slope = " (not finite where the stencil reaches log(0))"
         below = [p.step for p in pts if p.step < min(q.step for q in kink_pts)
                  and p.flagged == 0]
-        end = (f"; below the smallest margin (h <= {max(below):.2g}) no stencil straddles and "
-               "the error falls again" if below else "")
-        lines.append(f"kink plateau for {_range([p.step for p in kink_pts])}: entries whose "
-                     f"stencil straddles a kink or the clamp carry the error{slope}{end}.")
+        end = (f"; below the smallest margin (h <= {max(below):.2g}) no entry is set aside "
+               "and the error falls again" if below else "")
+        kink = any(p.straddled for p in kink_pts)
+        clamp = any(p.clamp_crossed for p in kink_pts)
+        what = " or ".join(w for w, on in (("straddles a kink", kink),
+                                           ("crosses the clamp", clamp)) if on)
+        lines.append(f"{'kink' if kink else 'clamp'} plateau for "
+                     f"{_range([p.step for p in kink_pts])}: entries whose stencil {what} "
+                     f"carry the error{slope}{end}.")
     aside = " with the set-aside entries excluded" if best.flagged else ""
     for region, law in (("truncation", "h^2"), ("round-off", "1/h")):
         f = s.fit(region)

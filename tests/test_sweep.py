@@ -234,6 +234,25 @@ def test_natural_straddle_is_a_plateau_until_below_the_margin() -> None:
                s.verdict.lines)
 
 
+def test_clamp_crossing_into_log0_is_a_clamp_plateau_not_a_failure() -> None:
+    """softplus + ce without a clamp: large steps push 1 - y to 0 (log(0) = -inf) for some
+    entries; those steps are a clamp plateau, and the steps below still give a V."""
+    s = run(act="softplus", loss="ce", eps=0.0, backprop="exact")
+    plateau = [p for p in s.points if p.region == "clamp"]
+    assert plateau and all(p.clamp_crossed and not p.straddled for p in plateau)
+    assert any(not math.isfinite(p.normwise) for p in plateau)
+    assert s.verdict.kind == "v" and s.verdict.recommended_step < min(p.step for p in plateau)
+    assert any(line.startswith("clamp plateau") for line in s.verdict.lines)
+
+
+def test_too_few_decades_is_inconclusive_not_a_pass() -> None:
+    """A large error over a narrow range of steps is inconclusive (exit 1), not a V."""
+    s = sweep_prepared(prepare(validate(CellSpec(act="relu", loss="ce", step=1e-6))),
+                       parse_steps("1e-5,1e-6,1e-7"))
+    assert s.verdict.kind == "inconclusive" and not s.verdict.ok
+    assert s.verdict.recommended_step is None
+
+
 def test_float32_cell_has_its_best_step_at_larger_h() -> None:
     """In float32 round-off sets in much earlier, so the best step is large (>= 1e-3)."""
     s = run(act="sigmoid", loss="ce", dtype="float32")

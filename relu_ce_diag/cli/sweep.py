@@ -16,8 +16,9 @@ SWEEP_EXIT = """\b
 Exit codes:
   0    some step gives a usable check (a V, or a kink plateau whose
        entries the check sets aside)
-  1    no step helps: a derivation error (flat error) or non-finite
-       values at every step
+  1    no step helps: a derivation error (flat error), non-finite
+       values at every step, or an error too large to judge over too
+       few steps (inconclusive)
   2    the input could not be used (bad option, data file, --plot
        without matplotlib); nothing was judged
   3    internal error of relu-diag

@@ -14,7 +14,7 @@ REGION_STYLE = {"truncation": "blue", "round-off": "magenta", "best": "bold gree
                 "near-best": "green", "kink": "yellow", "clamp": "yellow",
                 "derivation": "red", "non-finite": "bold red"}
 KIND_STYLE = {"v": "bold green", "kink-plateau": "bold yellow", "derivation-error": "bold red",
-              "non-finite": "bold red"}
+              "non-finite": "bold red", "inconclusive": "bold red"}
 NORM, CLEAN, MAXREL, OFFSCALE = "●", "○", "·", "×"
 GUTTER = 7  # "1e-05 ┤"
 

@@ -57,7 +57,8 @@ def _positive(v: float, floor: float) -> float:
 KIND_WORDS = {"v": "a V: truncation meets round-off",
               "kink-plateau": "kink plateau at every step",
               "derivation-error": "derivation error: flat at every step",
-              "non-finite": "non-finite at every step"}
+              "non-finite": "non-finite at every step",
+              "inconclusive": "inconclusive: too few decades swept"}
 
 
 def render(s: Sweep, title: str, fmt: str) -> bytes:
