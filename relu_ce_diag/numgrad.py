@@ -6,6 +6,20 @@ the layers above l are evaluated again, for a block of entries at once, and the 
 *difference* is summed per sample, so the unchanged samples cancel exactly. While doing so the
 stencil's own pre-activations and outputs are at hand, which tells exactly which entries moved
 a pre-activation across a kink or an output across the ``eps`` clamp.
+
+Three shortcuts keep the work near one transcendental function per (entry, sample, output):
+
+* the layer below the output, when its activation is piecewise linear (relu, leaky-relu,
+  identity), is handled per (sample, unit) pair: a pair whose pre-activation is farther from
+  the kink than the largest step moves the unit's activation by exactly ``slope * h * x``,
+  and a relu unit inactive on both sides of the stencil changes nothing, so it is skipped;
+* a softmax output with categorical cross-entropy, on samples whose outputs are safely above
+  the clamp, takes its loss difference as ``log1p(sum y expm1(dz))`` terms (one ``expm1`` per
+  output, no softmax normalisation, no ``log`` of every output), which is also far more
+  accurate than subtracting two losses;
+* everything else (pairs near a kink, samples near the clamp or with a non-finite loss,
+  deeper layers, smooth activations) is evaluated exactly as the loss is computed, clamp
+  included, in blocks sized by a memory budget.
 """
 
 from __future__ import annotations
@@ -18,7 +32,15 @@ import numpy as np
 from relu_ce_diag.network import Forward, Net, with_bias
 
 Array = np.ndarray
-DEFAULT_BLOCK_ELEMENTS = 1 << 20  # elements per (block, N, width) array: ~8 MB in float64
+DEFAULT_BLOCK_ELEMENTS = 1 << 18  # elements per (block, N, width) array: ~2 MB in float64
+# Slopes (below, above the kink) of the hidden activations that are piecewise linear.
+_PIECES: dict[str, Callable[[float], tuple[float, float]]] = {
+    "relu": lambda s: (0.0, 1.0),
+    "leaky-relu": lambda s: (s, 1.0),
+    "identity": lambda s: (1.0, 1.0),
+}
+FAST_CHUNK = 1 << 15  # elements per (pairs, cols) array of the fast path: stays in cache
+_LOG_SLACK = 1e-6  # log-space room for the rounding of y when deciding "safely above the clamp"
 
 
 @dataclass(frozen=True)
@@ -57,7 +79,7 @@ def _clamp_points(net: Net) -> tuple[tuple[float, ...], tuple[float, ...]]:
 
 def _any_rows(mask: Array) -> Array:
     """Reduce a (B, N, ...) mask to (B,)."""
-    return mask.reshape(mask.shape[0], -1).any(axis=1)
+    return np.asarray(mask.reshape(mask.shape[0], -1).any(axis=1))
 
 
 class _Evaluator:
@@ -68,22 +90,69 @@ class _Evaluator:
         self.mats = net.unpack(W)
         self.last = len(self.mats) - 1
         self.y_pts, self.one_minus_y_pts = _clamp_points(net)
+        self.softmax_cce = net.out_act.rowwise and net.loss == "cce"
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # Per sample: log-distance of the smallest output from the clamp (or underflow).
+            floor = max(net.eps, float(np.sqrt(np.finfo(fw.y.dtype).tiny)))
+            self.headroom = (np.log(fw.y.min(axis=1).astype(np.float64) / floor)
+                             if self.softmax_cce else np.zeros(0))
+            self.finite = np.isfinite(fw.terms).all(axis=1)
+        self.sum_y = Y.sum(axis=1)
 
-    def _loss(self, y: Array, Y: Array) -> tuple[Array, Array]:
-        """Per-sample loss (B, N) and clamp-side signature for a perturbed output."""
+    def _loss(self, y: Array, Y: Array) -> Array:
+        """Per-sample loss (..., N) of a perturbed output (..., N, n_out)."""
         with np.errstate(invalid="ignore", over="ignore"):
-            t = self.net.loss_fn.terms(y, Y, self.net.eps)
-            return t.sum(axis=-1) if t.ndim == 3 else t
+            return self.net.loss_fn.terms(y, Y, self.net.eps).sum(axis=-1)
 
     def _clamp_flags(self, yp: Array, ym: Array) -> Array:
+        """Flag (..., N, n_out) stencils whose outputs cross the clamp; reduce the last axis."""
         hit = _crossed(yp, ym, self.y_pts)
         if self.one_minus_y_pts:
             hit |= _crossed(1 - yp, 1 - ym, self.one_minus_y_pts)
-        return _any_rows(hit)
+        return np.asarray(hit.any(axis=-1))
+
+    def safe(self, rows: Array, bound: Array) -> Array:
+        """Flag samples ``rows`` whose softmax/cce loss the fast formula may take: finite, and
+        every output stays above the clamp when the output pre-activations move by at most
+        ``bound`` (same shape as rows)."""
+        if not self.softmax_cce:
+            return np.zeros(np.broadcast(rows, bound).shape, dtype=bool)
+        return self.finite[rows] & (self.headroom[rows] > 2 * bound + _LOG_SLACK)
+
+    def softmax_cce_diff(self, rows: Array, t: Array, w: Array) -> Array:
+        """Return f(+) - f(-) (A, C) for safe samples ``rows`` (A,) whose output pre-activations
+        move by +-t (A, C) times w (A, n_out), using lse(z + dz) - lse(z) = log1p(sum y expm1(dz))
+        (one expm1 per output; expm1(-x) = -expm1(x) / (1 + expm1(x)))."""
+        y = self.fw.y[rows]
+        sp, sm = np.zeros_like(t), np.zeros_like(t)
+        e, tmp = np.empty_like(t), np.empty_like(t)
+        for k in range(w.shape[1]):  # a loop over outputs keeps every array (A, C) and in cache
+            np.multiply(t, w[:, k:k + 1], out=e)
+            np.expm1(e, out=e)
+            np.add(e, 1, out=tmp)
+            e *= y[:, k:k + 1]
+            sp += e
+            np.divide(e, tmp, out=tmp)  # y expm1(-x) = -y e / (1 + e)
+            sm -= tmp
+        Yw = (self.Y[rows] * w).sum(axis=1)[:, None]
+        return self.sum_y[rows][:, None] * (np.log1p(sp) - np.log1p(sm)) - 2 * t * Yw
+
+    def output_diff(self, rows: Array, Zp: Array, Zm: Array) -> tuple[Array, Array, Array]:
+        """Evaluate the output layer exactly as computed for samples ``rows`` (A,) with output
+        pre-activations Zp, Zm (A, ..., n_out); return (f(+) - f(-), straddle, clamp) (A, ...)."""
+        out, net = self.net.out_act, self.net
+        straddle = (np.asarray(_crossed(Zp, Zm, out.kinks).any(axis=-1)) if out.kinks
+                    else np.zeros(Zp.shape[:-1], dtype=bool))
+        with np.errstate(over="ignore", invalid="ignore"):
+            yp, ym = out.f(Zp, net.leaky_slope), out.f(Zm, net.leaky_slope)
+            Y = self.Y[rows].reshape(rows.shape + (1,) * (Zp.ndim - 2) + (-1,))
+            diff = self._loss(yp, Y) - self._loss(ym, Y)  # inf - inf = NaN, as in a plain loop
+        return diff, straddle, self._clamp_flags(yp, ym)
 
     def block(self, layer: int, J: Array, I: Array, h: float) -> tuple[Array, Array, Array]:
         """Return (f(+h) - f(-h), straddle, clamp) for entries (J[b], I[b]) of ``layer``."""
         net, fw = self.net, self.fw
+        N = fw.z[layer].shape[0]
         dz = h * fw.inputs[layer][:, I].T  # (B, N)
         zc = fw.z[layer][:, J].T
         zp, zm = zc + dz, zc - dz
@@ -91,34 +160,163 @@ class _Evaluator:
         straddle = _any_rows(_crossed(zp, zm, act.kinks)) if act.kinks else np.zeros(len(J), bool)
         if layer == self.last:
             if not act.rowwise:  # elementwise output and loss: only output J changes
-                yp, ym = act.f(zp, net.leaky_slope), act.f(zm, net.leaky_slope)
-                Yj = self.Y[:, J].T
-                diff = self._loss(yp, Yj) - self._loss(ym, Yj)
-                return diff.sum(axis=1), straddle, self._clamp_flags(yp, ym)
+                Yj = self.Y[:, J].T[..., None]
+                with np.errstate(over="ignore", invalid="ignore"):
+                    yp, ym = act.f(zp, net.leaky_slope), act.f(zm, net.leaky_slope)
+                    diff = self._loss(yp[..., None], Yj) - self._loss(ym[..., None], Yj)
+                clamp = self._clamp_flags(yp[..., None], ym[..., None])
+                total = diff.sum(axis=1)
+                # A non-finite term of another output stays in both losses: inf - inf = NaN.
+                bad = (~np.isfinite(fw.terms)).any(axis=0)
+                total[(bad.sum() - bad[J]) > 0] = np.nan
+                return total, straddle, _any_rows(clamp)
             onehot = np.zeros((len(J), 1, fw.z[layer].shape[1]), dtype=dz.dtype)
             onehot[np.arange(len(J)), 0, J] = 1
-            Zp = fw.z[layer][None] + dz[:, :, None] * onehot
-            Zm = fw.z[layer][None] - dz[:, :, None] * onehot
-        else:
-            a_base = fw.inputs[layer + 1][:, J].T
+            Zd = dz[:, :, None] * onehot
+            d, _, cl = self.output_diff(np.arange(N), (fw.z[layer][None] + Zd).transpose(1, 0, 2),
+                                        (fw.z[layer][None] - Zd).transpose(1, 0, 2))
+            return d.sum(axis=0), straddle, np.asarray(cl.any(axis=0))
+        a_base = fw.inputs[layer + 1][:, J].T
+        with np.errstate(over="ignore", invalid="ignore"):
             dap = act.f(zp, net.leaky_slope) - a_base
             dam = act.f(zm, net.leaky_slope) - a_base
-            col = self.mats[layer + 1][:, J].T[:, None, :]  # (B, 1, n_next)
-            Zp = fw.z[layer + 1][None] + dap[:, :, None] * col
-            Zm = fw.z[layer + 1][None] + dam[:, :, None] * col
-            for upper in range(layer + 1, self.last + 1):
-                up_act = net.layer_act(upper)
-                if up_act.kinks:
-                    straddle |= _any_rows(_crossed(Zp, Zm, up_act.kinks))
-                if upper == self.last:
-                    break
-                w = self.mats[upper + 1]
+        col = self.mats[layer + 1][:, J].T[:, None, :]  # (B, 1, n_next)
+        Zp = fw.z[layer + 1][None] + dap[:, :, None] * col
+        Zm = fw.z[layer + 1][None] + dam[:, :, None] * col
+        for upper in range(layer + 1, self.last):
+            up_act = net.layer_act(upper)
+            if up_act.kinks:
+                straddle |= _any_rows(_crossed(Zp, Zm, up_act.kinks))
+            w = self.mats[upper + 1]
+            with np.errstate(over="ignore", invalid="ignore"):
                 Zp = with_bias(up_act.f(Zp, net.leaky_slope)) @ w.T
                 Zm = with_bias(up_act.f(Zm, net.leaky_slope)) @ w.T
-        out = net.out_act
-        yp, ym = out.f(Zp, net.leaky_slope), out.f(Zm, net.leaky_slope)
-        diff = self._loss(yp, self.Y[None]) - self._loss(ym, self.Y[None])
-        return diff.sum(axis=1), straddle, self._clamp_flags(yp, ym)
+        d, st, cl = self.output_diff(np.arange(N), Zp.transpose(1, 0, 2), Zm.transpose(1, 0, 2))
+        return d.sum(axis=0), straddle | st.any(axis=0), np.asarray(cl.any(axis=0))
+
+    def layer(self, layer: int, h: float, block_elements: int) -> tuple[Array, Array, Array]:
+        """Return (f(+h) - f(-h), straddle, clamp), each (rows, cols), for every entry of
+        ``layer``, by the cheapest exact route for its position and activations."""
+        net = self.net
+        if layer == self.last and self.softmax_cce:
+            return self.softmax_output(h, block_elements)
+        if layer == self.last - 1 and net.layer_act(layer).name in _PIECES:
+            return self.below_output(h, block_elements)
+        rows, cols = net.shapes[layer]
+        diff = np.empty(rows * cols, dtype=self.fw.z[layer].dtype)
+        straddle = np.zeros(rows * cols, dtype=bool)
+        clamp = np.zeros(rows * cols, dtype=bool)
+        width = max(net.sizes[layer + 1:])
+        bsize = max(1, block_elements // max(1, self.fw.z[layer].shape[0] * width))
+        for b0 in range(0, rows * cols, bsize):
+            idx = np.arange(b0, min(b0 + bsize, rows * cols))
+            diff[idx], straddle[idx], clamp[idx] = self.block(layer, idx % rows, idx // rows, h)
+        shape = (rows, cols)
+        return (diff.reshape(shape, order="F"), straddle.reshape(shape, order="F"),
+                clamp.reshape(shape, order="F"))
+
+    def softmax_output(self, h: float, block_elements: int) -> tuple[Array, Array, Array]:
+        """Return (f(+h) - f(-h), straddle, clamp), each (n_out, cols), for the output layer of
+        a softmax output with cce: entry (k, i) moves only z[:, k], by dz = h * input[:, i], so
+        lse moves by log1p(y_k expm1(dz)); expm1(+-dz) is computed once for all k."""
+        fw, layer = self.fw, self.last
+        dz = h * fw.inputs[layer]  # (N, cols)
+        n_out, cols = fw.z[layer].shape[1], dz.shape[1]
+        diff = np.zeros((n_out, cols), dtype=dz.dtype)
+        clamp = np.zeros((n_out, cols), dtype=bool)
+        ok = self.safe(np.arange(dz.shape[0]), np.abs(dz).max(axis=1))
+        safe = np.flatnonzero(ok)
+        step = max(1, min(FAST_CHUNK, block_elements) // cols)
+        for s0 in range(0, safe.size, step):  # blocks of samples keep (samples, cols) small
+            rows = safe[s0:s0 + step]
+            d = dz[rows]
+            ep = np.expm1(d)
+            em = -ep / (1 + ep)  # expm1(-d)
+            y, Y, lead = fw.y[rows], self.Y[rows], self.sum_y[rows][:, None]
+            for k in range(n_out):
+                yk = y[:, k:k + 1]
+                diff[k] += (lead * (np.log1p(yk * ep) - np.log1p(yk * em))
+                            - 2 * d * Y[:, k:k + 1]).sum(axis=0)
+        rows = np.flatnonzero(~ok)  # near the clamp or non-finite: exactly as computed
+        if rows.size:
+            bsize = max(1, block_elements // (rows.size * n_out))
+            flat = np.arange(n_out * cols)
+            for b0 in range(0, flat.size, bsize):
+                idx = flat[b0:b0 + bsize]
+                J, I = idx % n_out, idx // n_out
+                Zd = dz[rows][:, I, None] * (np.arange(n_out) == J[:, None])[None]  # (R, B, K)
+                Zc = fw.z[layer][rows][:, None, :]
+                dd, _, cl = self.output_diff(rows, Zc + Zd, Zc - Zd)
+                diff[J, I] += dd.sum(axis=0)
+                clamp[J, I] |= cl.any(axis=0)
+        return diff, np.zeros((n_out, cols), dtype=bool), clamp
+
+    def below_output(self, h: float, block_elements: int) -> tuple[Array, Array, Array]:
+        """Return (f(+h) - f(-h), straddle, clamp), each (rows, cols), for every entry of the
+        layer just below the output, whose activation is piecewise linear: per (sample, unit)
+        pair, skipping the pairs that cannot change the loss."""
+        net, fw, layer = self.net, self.fw, self.last - 1
+        act = net.layer_act(layer)
+        lo, hi = _PIECES[act.name](net.leaky_slope)
+        inp, z = fw.inputs[layer], fw.z[layer]  # (N, cols), (N, rows)
+        w_out = self.mats[self.last][:, :-1]  # (n_out, rows)
+        dz = h * inp  # (N, cols): exactly the dz of the stencil
+        reach = np.abs(dz).max(axis=1)  # (N,) largest |dz| of each sample
+        # Far from the kink (|z| > |dz| for floats) neither side crosses: exact slope.
+        far = (np.abs(z) > reach[:, None]) if act.kinks else np.ones(z.shape, dtype=bool)
+        slope = np.where(z > 0, hi, lo)
+        live = ~far | (slope != 0) | ~self.finite[:, None]  # a dead pair changes nothing
+        bound = reach[:, None] * np.abs(w_out).max(axis=0)[None, :] * max(abs(lo), abs(hi))
+        rows_n = np.arange(z.shape[0])
+        fast = far & live & self.safe(rows_n[:, None], bound)
+        n_rows, n_cols = z.shape[1], inp.shape[1]
+        diff = np.zeros((n_rows, n_cols), dtype=dz.dtype)
+        straddle = np.zeros((n_rows, n_cols), dtype=bool)
+        clamp = np.zeros((n_rows, n_cols), dtype=bool)
+        for which in (fast, live & ~fast):
+            J, n = np.nonzero(which.T)  # pairs sorted by unit
+            width = n_cols if which is fast else n_cols * w_out.shape[0]
+            chunk = max(1, min(FAST_CHUNK, block_elements) // width)
+            for c0 in range(0, J.size, chunk):
+                Jc, nc = J[c0:c0 + chunk], n[c0:c0 + chunk]
+                if which is fast:
+                    t = slope[nc, Jc][:, None] * dz[nc]  # (A, cols)
+                    d = self.softmax_cce_diff(nc, t, w_out[:, Jc].T)
+                else:
+                    zc = z[nc, Jc][:, None]
+                    zp, zm = zc + dz[nc], zc - dz[nc]
+                    a0 = fw.inputs[layer + 1][nc, Jc][:, None]
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        dap = act.f(zp, net.leaky_slope) - a0
+                        dam = act.f(zm, net.leaky_slope) - a0
+                    Zc = fw.z[self.last][nc][:, None, :]
+                    wj = w_out[:, Jc].T[:, None, :]  # (A, 1, n_out)
+                    d, st, cl = self.output_diff(nc, Zc + dap[..., None] * wj,
+                                                 Zc + dam[..., None] * wj)
+                    if act.kinks:
+                        st |= _crossed(zp, zm, act.kinks)
+                    _scatter_or(straddle, Jc, st)
+                    _scatter_or(clamp, Jc, cl)
+                _scatter_add(diff, Jc, d)
+        return diff, straddle, clamp
+
+
+def _segments(J: Array) -> tuple[Array, Array]:
+    """Return the start of each run of equal values in sorted J (A,) and the run's value."""
+    starts = np.flatnonzero(np.r_[True, J[1:] != J[:-1]])
+    return starts, J[starts]
+
+
+def _scatter_add(target: Array, J: Array, rows: Array) -> None:
+    """Add the rows (A, cols) into target[J] for sorted unit indices J (A,)."""
+    starts, units = _segments(J)
+    target[units] += np.add.reduceat(rows, starts, axis=0)
+
+
+def _scatter_or(target: Array, J: Array, rows: Array) -> None:
+    """Or the flag rows (A, cols) into target[J] for sorted unit indices J (A,)."""
+    starts, units = _segments(J)
+    target[units] |= np.logical_or.reduceat(rows, starts, axis=0)
 
 
 def sample_scale(net: Net, fw: Forward, ds: list[Array]) -> Array:
@@ -129,7 +327,7 @@ def sample_scale(net: Net, fw: Forward, ds: list[Array]) -> Array:
     """
     with np.errstate(invalid="ignore", over="ignore"):
         s = np.abs(fw.terms).sum(axis=1)
-        for z, d in zip(fw.z, ds):
+        for z, d in zip(fw.z, ds, strict=True):
             s = s + np.abs(z * d).sum(axis=1)
     return np.where(np.isfinite(s), s, 0.0)
 
@@ -137,30 +335,27 @@ def sample_scale(net: Net, fw: Forward, ds: list[Array]) -> Array:
 def central_differences(net: Net, W: Array, X: Array, Y: Array, fw: Forward, h: float,
                         per_sample_scale: Array,
                         block_elements: int = DEFAULT_BLOCK_ELEMENTS) -> NumGrad:
-    """Return the central-difference gradient of the network's loss at W with step h."""
+    """Return the central-difference gradient of the network's loss at W with step h.
+
+    Memory stays bounded by ``block_elements`` elements per temporary array at any size.
+    """
     ev = _Evaluator(net, W, fw, Y)
     P = net.n_params
     numeric = np.empty(P, dtype=W.dtype)
     scale = np.empty(P, dtype=np.float64)
     straddle = np.zeros(P, dtype=bool)
     clamp = np.zeros(P, dtype=bool)
-    N = X.shape[0]
     start = 0
     for layer, (rows, cols) in enumerate(net.shapes):
-        width = max(net.sizes[layer + 1:])
-        bsize = max(1, block_elements // max(1, N * width))
+        size = rows * cols
         touched = (fw.inputs[layer] != 0).T.astype(np.float64) @ per_sample_scale  # (cols,)
-        flat = np.arange(rows * cols)
-        for b0 in range(0, flat.size, bsize):
-            idx = flat[b0:b0 + bsize]
-            J, I = idx % rows, idx // rows
-            diff, st, cl = ev.block(layer, J, I, h)
-            sl = slice(start + b0, start + b0 + idx.size)
-            with np.errstate(invalid="ignore", over="ignore"):
-                numeric[sl] = diff / (2 * h)
-            straddle[sl], clamp[sl] = st, cl
-            scale[sl] = touched[I]
-        start += rows * cols
+        scale[start:start + size] = np.tile(touched, (rows, 1)).ravel(order="F")
+        diff, st, cl = ev.layer(layer, h, block_elements)
+        with np.errstate(invalid="ignore", over="ignore"):
+            numeric[start:start + size] = (diff / (2 * h)).ravel(order="F")
+        straddle[start:start + size] = st.ravel(order="F")
+        clamp[start:start + size] = cl.ravel(order="F")
+        start += size
     return NumGrad(numeric, scale, straddle, clamp, h)
 
 
