@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from relu_ce_diag.compare import max_relative
+from relu_ce_diag.data import Arrays
 from relu_ce_diag.diagnostics.context import DiagContext, listing, unit_name
-from relu_ce_diag.network import forward
+from relu_ce_diag.network import Forward, Net, forward
 from relu_ce_diag.results import Finding
 
 Array = np.ndarray
@@ -33,10 +34,9 @@ class Crossing:
     effect: float
 
 
-def crossings(ctx: DiagContext, entries: Array) -> list[Crossing]:
-    """Return the crossings of the given flat entries (each recomputed at W +- h)."""
-    net, arr = ctx.net, ctx.prep.arrays
-    W, h = arr.W, ctx.h
+def crossings(net: Net, arr: Arrays, fw: Forward, h: float, entries: Array) -> list[Crossing]:
+    """Return the crossings of the flat entries (E,) at W +- h; ``fw`` is the forward at W."""
+    W = arr.W
     kinked = [(layer, net.layer_act(layer).kinks) for layer in range(len(net.shapes))
               if net.layer_act(layer).kinks]
     found = []
@@ -48,7 +48,7 @@ def crossings(ctx: DiagContext, entries: Array) -> list[Crossing]:
             zp = forward(net, Wp, arr.X, arr.Y).z
             zm = forward(net, Wm, arr.X, arr.Y).z
         for layer, points in kinked:
-            z0 = ctx.fw.z[layer]
+            z0 = fw.z[layer]
             for k in points:
                 hit = np.sign(zp[layer] - k) != np.sign(zm[layer] - k)
                 for s, u in zip(*np.nonzero(hit), strict=True):
@@ -76,7 +76,7 @@ def straddle_finding(ctx: DiagContext) -> list[Finding]:
     net = ctx.net
     aside = np.flatnonzero(ctx.set_aside & ctx.ng.straddle)
     order = np.concatenate([aside, np.setdiff1d(flagged, aside)])[:MAX_DETAILED]
-    cr = crossings(ctx, order)
+    cr = crossings(net, ctx.prep.arrays, ctx.fw, ctx.h, order)
     a = ctx.analytic.astype(np.float64)
     n = ctx.ng.numeric.astype(np.float64)
     keep = ~ctx.set_aside
