@@ -80,7 +80,8 @@ def sweep_chart(s: Sweep, width: int = 60, height: int = 15) -> Text:
         start = max(0, c - len(label) // 2)
         if all(ch == " " for ch in ticks[max(0, start - 1):start + len(label) + 1]):
             ticks[start:start + len(label)] = list(label)
-    out.append("".join(ticks).rstrip() + "   step h\n", style="dim")
+    out.append("".join(ticks).rstrip() + "\n", style="dim")
+    out.append(" " * GUTTER + "x: step h, y: relative error (both log10)\n", style="dim")
     out.append(" " * GUTTER)
     aside = any(p.flagged for p in s.points)
     for mark, name, style in ((NORM, "norm-wise", ""), (CLEAN, "set-aside excluded", "cyan"),
