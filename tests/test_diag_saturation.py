@@ -8,7 +8,7 @@ import pytest
 from relu_ce_diag.cells import CellSpec, prepare, validate
 from relu_ce_diag.data import Arrays
 from relu_ce_diag.diagnostics.context import clamp_masks
-from relu_ce_diag.diagnostics.saturation import rounded_outputs
+from relu_ce_diag.diagnostics.rounding import rounded_outputs
 from relu_ce_diag.losses import MATLAB_EPS
 from relu_ce_diag.network import forward
 from relu_ce_diag.runner import check_prepared, run_cell

@@ -5,6 +5,7 @@ E = analytic - numeric is the sum of
   * clamp:    G(d_free - d_exact), the clamp the hand-written delta ignores, plus
               exact - numeric on entries whose step crosses the clamp;
   * kink:     exact - numeric on entries whose step straddles a kink;
+  * float:    exact - numeric on the other entries into units that round to (or near) 1;
   * step:     exact - numeric elsewhere (round-off and truncation of the difference);
 where G(d) backpropagates an output delta d (N, n_out) to a gradient (P,), d_exact is the
 exact output delta of the loss as computed and d_free that of the loss without its clamp
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from relu_ce_diag.diagnostics.context import DiagContext, clamp_masks
+from relu_ce_diag.diagnostics.rounding import saturated_units
 from relu_ce_diag.network import Forward, Net, output_delta, pack
 
 Array = np.ndarray
@@ -130,7 +132,12 @@ def attribute(ctx: DiagContext) -> Attribution:
         clamp_part)
     parts["kink-straddle"] = (f"{int(straddle.sum())} kink-straddling entries",
                               np.where(straddle, r, 0.0))
-    parts["step-size"] = ("finite-difference error", np.where(straddle | clamp, 0.0, r))
+    rest = ~(straddle | clamp)
+    sat = saturated_units(net, fw, ctx.eps_machine, ctx.h).into & rest
+    if sat.any():
+        parts["float-saturation"] = (f"{int(sat.sum())} entries into saturated units",
+                                     np.where(sat, r, 0.0))
+    parts["step-size"] = ("finite-difference error", np.where(rest & ~sat, r, 0.0))
     norm2 = float(E @ E)
     bad = fin & (np.abs(E) > ctx.tol)
     out = []

@@ -122,6 +122,59 @@ DIAGNOSTICS: dict[str, Diagnostic] = {d.id: d for d in (
         "part's share is its projection on the total error (the shares add up to 100%), and "
         "the number of entries that would still mismatch without it is given.",
         "Fix the cause with the largest share first; see relu-diag explain ID for each."),
+    # Findings about a user's own function (check --fn); texts in relu_ce_diag/catalogue.py.
+    Diagnostic(
+        "known-bug", "your df equals a known wrong formula",
+        "With the network described (--act, --out, --loss, --eps, --hidden), relu-diag "
+        "rebuilds the exact gradient and a catalogue of classic mistakes (the shortcut delta "
+        "y - Y on a non-canonical pair, a missing output derivative, softmax differentiated "
+        "element-wise, a wrong leaky slope, relu' on a shifted threshold, row-major "
+        "flattening, a dropped bias gradient, a factor of 2, a mean instead of a sum, and "
+        "pairs of these) and names the one your df equals, with the relative distance.",
+        "Apply the fix printed with the finding; it spells out the correct formula."),
+    Diagnostic(
+        "matches-exact", "your df equals the exact gradient of the described network",
+        "The user's df agrees with relu-diag's own exact chain rule for the described "
+        "network to the printed relative distance.",
+        "Nothing to fix."),
+    Diagnostic(
+        "no-known-bug", "the check failed and no catalogued formula matches",
+        "The user's df differs from the exact gradient of the described network and from "
+        "every catalogued mistake; the closest one and its distance are printed as a hint.",
+        "Compare your deltas with the correct output delta printed, layer by layer."),
+    Diagnostic(
+        "description-mismatch", "the described network does not compute the function's loss",
+        "The loss of the network given by --act/--out/--loss/--eps/--hidden at W differs from "
+        "the f the function returns, so entry names and the catalogue may not apply.",
+        "Describe the network as the function computes it, or drop the description."),
+    Diagnostic(
+        "flat-loss", "the loss does not move along an entry, but df is not 0 there",
+        "f(W + h) = f(W) = f(W - h) exactly, so the loss as computed is flat along the entry "
+        "and its gradient is 0, while the analytic value is not. This is never excused as a "
+        "kink: a clamp such as log(max(y, eps)) or a saturated unit (a relu output at 0, a "
+        "sigmoid rounding to 0 or 1) is the usual cause.",
+        "Differentiate the loss as computed (0 where the clamp or the saturation is active), "
+        "or keep outputs out of the clamp (the canonical output for the loss)."),
+    Diagnostic(
+        "fn-kink", "entries differ only at a kink of the function (a valid subgradient)",
+        "For a black-box function the kink is detected from one-sided differences at h/2: an "
+        "entry is set aside only when the left and right derivatives differ and the analytic "
+        "value lies between them (within their round-off and truncation).",
+        "Nothing is wrong if only these differ; a smaller --step or another W moves off the "
+        "kink; --strict makes kinks fail."),
+    Diagnostic(
+        "fn-precision", "the precision the function computes in, and the step chosen for it",
+        "A function that returns float32 values, values that are all exactly float32, or a "
+        "loss that moves only in steps of ~1e-7 relative is judged with float32's round-off "
+        "(eps 1.2e-7) and step 1e-2; otherwise with float64's (eps 2.2e-16) and step 1e-6.",
+        "Pass --dtype to force a precision and --step to choose another step."),
+    Diagnostic(
+        "directions", "random directions were checked, not every entry",
+        "With --directions K the check compares df . v with (f(W + h v) - f(W - h v)) / 2h "
+        "along K seeded unit directions: 2K evaluations instead of 2P. A pass means df is "
+        "right along each direction; a wrong entry is caught with high probability but is "
+        "not named.",
+        "Run without --directions to check and name every entry."),
 )}
 
 SEVERITIES = ("error", "warning", "info")

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from relu_ce_diag.activations import ACTIVATIONS
 from relu_ce_diag.diagnostics.attribution import output_share
-from relu_ce_diag.diagnostics.context import DiagContext, clamp_masks, listing, unit_name
+from relu_ce_diag.diagnostics.context import DiagContext, clamp_masks, listing
+from relu_ce_diag.diagnostics.rounding import saturated_units
 from relu_ce_diag.losses import LOSSES, MATLAB_EPS
 from relu_ce_diag.results import Finding
 
 Array = np.ndarray
-ROUNDING = ("sigmoid", "tanh", "softmax")  # bounded outputs that reach the bound only by rounding
-COARSE = 1e-3  # relative error of a central difference that rounding near a bound may cause
 
 
 def _outputs(mask: Array, y: Array, Y: Array, limit: int = 3) -> list[str]:
@@ -43,64 +41,28 @@ def clamp_finding(ctx: DiagContext) -> list[Finding]:
               ("share", share)))]
 
 
-def rounded_outputs(y: Array, out: str, eps_machine: float, h: float) -> tuple[Array, Array]:
-    """Return (rounded to a bound, too close to a bound of magnitude 1), each (N, n_out) bool.
-
-    Near 1 (and -1) floats are spaced eps_machine apart, so 1 - y carries a rounding error of
-    about eps_machine; a central difference through such an output is off by about
-    eps_machine / ((1 - y) h) relative, flagged when that exceeds COARSE.
-    """
-    none = np.zeros(y.shape, dtype=bool)
-    if out not in ROUNDING:
-        return none, none
-    act = ACTIVATIONS[out]
-    rounded = (y == act.low) | (y == act.high)
-    dist = act.high - y
-    if act.low != 0:
-        dist = np.minimum(dist, y - act.low)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        coarse = ~rounded & (eps_machine / (dist * h) > COARSE)
-    return rounded, coarse
-
-
 def float_finding(ctx: DiagContext) -> list[Finding]:
     """Return the ``float-saturation`` finding: bounded activations (outputs and hidden)
     rounded to or near a bound, and the share of the error on the weights into those units."""
-    net, fw = ctx.net, ctx.fw
-    start = np.cumsum([0] + [r * c for r, c in net.shapes])
-    into = np.zeros(net.n_params, dtype=bool)
-    n_rounded = n_coarse = 0
-    where: list[str] = []
-    zmax = 0.0
-    for layer, (r, c) in enumerate(net.shapes):
-        a = fw.y if layer == len(net.shapes) - 1 else fw.inputs[layer + 1][:, :-1]
-        rounded, coarse = rounded_outputs(a, net.layer_act(layer).name, ctx.eps_machine, ctx.h)
-        sat = rounded | coarse
-        if not sat.any():
-            continue
-        n_rounded, n_coarse = n_rounded + int(rounded.sum()), n_coarse + int(coarse.sum())
-        zmax = max(zmax, float(np.abs(fw.z[layer][sat]).max()))
-        units = np.flatnonzero(sat.any(axis=0))
-        where += [f"{unit_name(net, layer, int(u))} ({int(sat[:, u].sum())})" for u in units]
-        for u in units:  # w[u, :] and b[u]: the entries whose step moves this unit directly
-            into[start[layer] + u + r * np.arange(c)] = True
-    if not where:
+    sat = saturated_units(ctx.net, ctx.fw, ctx.eps_machine, ctx.h)
+    if not sat.units:
         return []
+    into = sat.into
     E = np.where(ctx.cmp.finite, ctx.analytic.astype(np.float64)
                  - ctx.ng.numeric.astype(np.float64), 0.0)
     norm2 = float(E @ E)
     share = float(np.where(into, E, 0.0) @ E) / norm2 if norm2 > 0 else 0.0
     bad = ~ctx.cmp.ok & ~ctx.set_aside
-    text = (f"{n_rounded} activations round to exactly their bound and {n_coarse} lie so close "
-            f"to 1 that rounding swamps the step's effect (|z| up to {zmax:.3g}; units with "
-            f"sample counts: {listing(where, 4)}); the {int(into.sum())} weights into these "
-            f"units carry {100 * share:.0f}% of the error ({int((bad & into).sum())} of them "
-            f"mismatch, {int((bad & ~into).sum())} elsewhere)")
+    text = (f"{sat.rounded} activations round to exactly their bound and {sat.coarse} lie so "
+            f"close to 1 that rounding swamps the step's effect (|z| up to {sat.max_abs_z:.3g}; "
+            f"units with sample counts: {listing(list(sat.units), 4)}); the {int(into.sum())} "
+            f"weights into these units carry {100 * share:.0f}% of the error "
+            f"({int((bad & into).sum())} of them mismatch, {int((bad & ~into).sum())} elsewhere)")
     return [Finding(
         "float-saturation", "info" if ctx.status == "pass" else "warning", text,
         fix="smaller weights or inputs, or a loss computed from the logits",
-        data=(("rounded", n_rounded), ("coarse", n_coarse), ("units", where[:50]),
-              ("entries", int(into.sum())), ("max_abs_z", zmax), ("share", share),
+        data=(("rounded", sat.rounded), ("coarse", sat.coarse), ("units", list(sat.units[:50])),
+              ("entries", int(into.sum())), ("max_abs_z", sat.max_abs_z), ("share", share),
               ("mismatched_in", int((bad & into).sum())),
               ("mismatched_elsewhere", int((bad & ~into).sum()))))]
 

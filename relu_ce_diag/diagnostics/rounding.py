@@ -1,0 +1,72 @@
+"""Activations that round to (or too near) a bound of magnitude 1, and the entries they touch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from relu_ce_diag.activations import ACTIVATIONS
+from relu_ce_diag.diagnostics.context import unit_name
+from relu_ce_diag.network import Forward, Net
+
+Array = np.ndarray
+ROUNDING = ("sigmoid", "tanh", "softmax")  # bounded outputs that reach the bound only by rounding
+COARSE = 1e-3  # relative error of a central difference that rounding near a bound may cause
+
+
+def rounded_outputs(y: Array, act: str, eps_machine: float, h: float) -> tuple[Array, Array]:
+    """Return (rounded to a bound, too close to a bound of magnitude 1), each shaped like y.
+
+    Near 1 (and -1) floats are spaced eps_machine apart, so 1 - y carries a rounding error of
+    about eps_machine; a central difference through such an output is off by about
+    eps_machine / ((1 - y) h) relative, flagged when that exceeds COARSE.
+    """
+    none = np.zeros(y.shape, dtype=bool)
+    if act not in ROUNDING:
+        return none, none
+    a = ACTIVATIONS[act]
+    rounded = (y == a.low) | (y == a.high)
+    dist = a.high - y
+    if a.low != 0:
+        dist = np.minimum(dist, y - a.low)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        coarse = ~rounded & (eps_machine / (dist * h) > COARSE)
+    return rounded, coarse
+
+
+@dataclass(frozen=True)
+class Saturated:
+    """Saturated activations of one forward pass.
+
+    ``into`` (P,) marks the entries w[u, :], b[u] of every unit u that saturates on some
+    sample (their step moves that unit directly); ``units`` names them with sample counts.
+    """
+
+    rounded: int
+    coarse: int
+    units: tuple[str, ...]
+    into: Array
+    max_abs_z: float
+
+
+def saturated_units(net: Net, fw: Forward, eps_machine: float, h: float) -> Saturated:
+    """Find the units of every layer whose activation rounds to or near its bound."""
+    start = np.cumsum([0] + [r * c for r, c in net.shapes])
+    into = np.zeros(net.n_params, dtype=bool)
+    n_rounded = n_coarse = 0
+    where: list[str] = []
+    zmax = 0.0
+    for layer, (r, c) in enumerate(net.shapes):
+        a = fw.y if layer == len(net.shapes) - 1 else fw.inputs[layer + 1][:, :-1]
+        rounded, coarse = rounded_outputs(a, net.layer_act(layer).name, eps_machine, h)
+        sat = rounded | coarse
+        if not sat.any():
+            continue
+        n_rounded, n_coarse = n_rounded + int(rounded.sum()), n_coarse + int(coarse.sum())
+        zmax = max(zmax, float(np.abs(fw.z[layer][sat]).max()))
+        units = np.flatnonzero(sat.any(axis=0))
+        where += [f"{unit_name(net, layer, int(u))} ({int(sat[:, u].sum())})" for u in units]
+        for u in units:
+            into[start[layer] + u + r * np.arange(c)] = True
+    return Saturated(n_rounded, n_coarse, tuple(where), into, zmax)
