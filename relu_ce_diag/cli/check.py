@@ -24,6 +24,11 @@ from relu_ce_diag.cli.options import cell_options, spec_from_options
               help="Silence the diagnostic ID (repeatable); see relu-diag explain.")
 @click.option("--explain", "explain_found", is_flag=True,
               help="Print the long explanation of every diagnostic that fired.")
+@click.option("--fn", "fn_ref", default=None, metavar="FILE.py:NAME",
+              help="Check your own f, df = NAME(W, X, Y) (or package.module:NAME) at the W, "
+                   "X, Y of --data; --act/--out/--loss/--eps/--hidden describe its network.")
+@click.option("--directions", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Check K seeded random directions (2K evaluations) instead of every entry.")
 def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
           **kw: Any) -> int:
     """Check the backprop of one network cell against central differences."""
@@ -37,7 +42,7 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
 
     ignore, explain_found = check_ids(tuple(kw.pop("ignore_ids"))), kw.pop("explain_found")
     spec = validate(spec_from_options(kw))
-    result = run_cell(spec)
+    result = _run(spec, kw.pop("fn_ref"), kw.pop("directions"), run_cell)
     result = replace(result, findings=tuple(f for f in result.findings if f.id not in ignore))
     code = exit_code([result], strict)
     if fmt == "json" and output is None:
@@ -53,3 +58,39 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
     if save_grads is not None:
         write_grads(save_grads, result)
     return code
+
+def _run(spec: Any, fn_ref: str | None, directions: int | None, run_cell: Any) -> Any:
+    """Run the cell: a user's function (--fn), random directions, or every entry."""
+    if fn_ref is not None:
+        return _check_fn(spec, fn_ref, directions)
+    if directions is not None:
+        from relu_ce_diag.cells import prepare
+        from relu_ce_diag.directional import check_directions
+        return check_directions(prepare(spec), spec.id, directions)
+    return run_cell(spec)
+
+
+def _check_fn(spec: Any, fn_ref: str, directions: int | None) -> Any:
+    """Check a user's function, announcing the calls and showing progress on a terminal."""
+    from click.core import ParameterSource
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from relu_ce_diag.api import Description, check_reference
+    from relu_ce_diag.errors import OptionError
+
+    ctx = click.get_current_context()
+    given = {k for k in ("act", "out", "loss", "eps", "hidden", "dtype")
+             if ctx.get_parameter_source(k) not in (None, ParameterSource.DEFAULT)}
+    if spec.data is None:
+        raise OptionError("--data", None, "an .npz file holding W, X and Y when --fn is given")
+    desc = Description(**{k: getattr(spec, k) for k in given - {"dtype"}},
+                       leaky_slope=spec.leaky_slope, relu_grad_at_zero=spec.relu_grad_at_zero)
+    err = Console(stderr=True)
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("calls", total=None)
+        return check_reference(
+            fn_ref, spec.data, desc, step=spec.step, directions=directions, seed=spec.seed,
+            precision=spec.dtype if "dtype" in given else None,
+            announce=lambda text: click.echo(f"relu-diag: {text}", err=True),
+            progress=lambda done, total: bar.update(task, completed=done, total=total))

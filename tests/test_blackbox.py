@@ -1,0 +1,227 @@
+"""The black-box check: test the tester with smooth, scaled, kinked, flat and float32 losses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from relu_ce_diag import check_function
+from relu_ce_diag.blackbox import FLAT, KINK, MISMATCH, OK, check_blackbox, detect_precision
+from relu_ce_diag.errors import UserFunctionError
+from relu_ce_diag.userfn import call
+
+
+def _logistic(scale: float = 1.0, offset: float = 0.0):
+    """A logistic-regression loss (scaled) with its closed-form gradient."""
+    def fn(W, X, Y):
+        A = W.reshape(Y.shape[1], X.shape[1], order="F")
+        z = X @ A.T
+        y = 1 / (1 + np.exp(-z))
+        f = -np.sum(Y * np.log(y) + (1 - Y) * np.log(1 - y))
+        g = (y - Y).T @ X
+        return scale * f + offset, scale * g.ravel(order="F")
+    return fn
+
+
+@pytest.fixture
+def problem(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """W (12,), X (20, 4), Y (20, 3) for the logistic loss."""
+    X = rng.standard_normal((20, 4))
+    Y = (rng.random((20, 3)) < 0.5).astype(float)
+    return rng.standard_normal(12) * 0.5, X, Y
+
+
+@pytest.mark.parametrize("scale, offset", [(1.0, 0.0), (1e-12, 0.0), (1e6, 0.0), (1.0, 1e7)])
+def test_correct_gradient_passes_at_any_scale(problem, scale: float, offset: float) -> None:
+    """Correct gradients pass: ordinary, entries ~1e-12, loss ~1e7 by scale or by offset."""
+    W, X, Y = problem
+    r = check_function(_logistic(scale, offset), W, X, Y)
+    assert r.status == "pass", r.reason
+    assert r.findings[-1].id == "fn-precision"
+
+
+@pytest.mark.parametrize("scale, offset", [(1.0, 0.0), (1e-12, 0.0), (1e6, 0.0), (1.0, 1e3)])
+@pytest.mark.parametrize("entry", [0, 7, 11])
+def test_one_entry_off_by_1e_3_of_max_fails_and_is_named(problem, scale: float, offset: float,
+                                                          entry: int) -> None:
+    """One entry wrong by 1e-3 * max|g| fails, and exactly that entry is named."""
+    W, X, Y = problem
+    good = _logistic(scale, offset)
+
+    def bad(W, X, Y):
+        f, g = good(W, X, Y)
+        g = g.copy()
+        g[entry] += 1e-3 * np.abs(g).max()
+        return f, g
+
+    r = check_function(bad, W, X, Y)
+    assert r.status == "fail" and r.mismatched == 1
+    assert r.worst is not None and r.worst.name == f"W[{entry}]"
+
+
+def test_counts_2p_calls_plus_the_checks_at_w(problem) -> None:
+    """A passing check makes 2P calls, plus 2 at W and at most 3 precision probes."""
+    W, X, Y = problem
+    bb = check_blackbox(_logistic(), W, X, Y)
+    assert 2 * W.size + 2 <= bb.calls <= 2 * W.size + 5
+
+
+def test_progress_reaches_the_total(problem) -> None:
+    """The progress callback is told every step and ends at its total."""
+    W, X, Y = problem
+    seen: list[tuple[int, int]] = []
+    check_blackbox(_logistic(), W, X, Y, progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (2 * W.size, 2 * W.size) and len(seen) == W.size
+
+
+def _relu_sum(at_kink: float):
+    """f = sum(relu(W)) with relu'(0) = ``at_kink`` in the analytic gradient."""
+    def fn(W, X, Y):
+        return float(np.maximum(W, 0).sum()), (W > 0) + at_kink * (W == 0)
+    return fn
+
+
+@pytest.mark.parametrize("at_kink, kind", [(0.0, KINK), (1.0, KINK), (0.3, KINK),
+                                            (1.5, MISMATCH), (-0.2, MISMATCH)])
+def test_kink_accepted_only_for_a_subgradient(at_kink: float, kind: int) -> None:
+    """An entry on a kink is set aside only when the analytic value is in [left, right]."""
+    W = np.array([0.5, 0.0, -0.5])
+    bb = check_blackbox(_relu_sum(at_kink), W, np.ones((1, 1)), np.ones((1, 1)))
+    assert list(bb.kind) == [OK, kind, OK]
+    assert bb.left[1] == pytest.approx(0.0, abs=1e-9) and bb.right[1] == pytest.approx(1.0)
+
+
+def test_kink_status_exit_and_strict(problem) -> None:
+    """A kinked check reports status kink with the entry named."""
+    W = np.array([0.5, 0.0, -0.5])
+    r = check_function(_relu_sum(0.0), W, np.ones((1, 1)), np.ones((1, 1)))
+    assert r.status == "kink" and r.set_aside == ("W[1]",)
+    assert any(f.id == "fn-kink" for f in r.findings)
+
+
+def test_flat_loss_with_nonzero_gradient_is_never_excused() -> None:
+    """A clamped (flat) loss whose df is not 0 fails as flat-loss, naming the cause."""
+    def clamped(W, X, Y):
+        y = np.maximum(W, 0.0)  # relu outputs at 0: the loss below is flat in W < 0
+        return float(-np.sum(np.log(np.maximum(y, 1e-16)))), -1.0 * (W <= 0)
+
+    W = np.array([-0.3, -0.2])
+    r = check_function(clamped, W, np.ones((1, 1)), np.ones((1, 1)))
+    assert r.status == "fail"
+    flat = next(f for f in r.findings if f.id == "flat-loss")
+    assert "clamp" in flat.fix and "saturated unit" in flat.fix and "W[0], W[1]" in flat.message
+    bb = check_blackbox(clamped, W, np.ones((1, 1)), np.ones((1, 1)))
+    assert list(bb.kind) == [FLAT, FLAT]
+
+
+def test_mutating_function_does_not_corrupt_the_check(problem) -> None:
+    """A function that scales its W argument in place still passes."""
+    W, X, Y = problem
+    good = _logistic()
+
+    def mutating(W, X, Y):
+        out = good(W, X, Y)
+        W *= 3.0
+        X += 1.0
+        return out
+
+    assert check_function(mutating, W, X, Y).status == "pass"
+
+
+def test_nondeterministic_function_is_refused(problem) -> None:
+    """Two different losses at the same W: refused before judging, with the fix."""
+    W, X, Y = problem
+    gen = np.random.default_rng()
+    good = _logistic()
+
+    def noisy(W, X, Y):
+        keep = gen.random(X.shape) > 0.2
+        return good(W, X * keep, Y)
+
+    with pytest.raises(UserFunctionError, match="not deterministic.*seed its random"):
+        check_function(noisy, W, X, Y)
+
+
+def test_nan_loss_at_w_is_refused(problem) -> None:
+    """A NaN loss at W cannot be checked (exit 2 in the CLI)."""
+    W, X, Y = problem
+    with pytest.raises(UserFunctionError, match="f is nan at W"):
+        check_function(lambda W, X, Y: (float("nan"), W), W, X, Y)
+
+
+def test_nan_gradient_entries_fail_and_are_named(problem) -> None:
+    """NaN entries of df fail the check, and the finding names them."""
+    W, X, Y = problem
+    good = _logistic()
+
+    def nan_df(W, X, Y):
+        f, g = good(W, X, Y)
+        g[[2, 5]] = np.nan
+        return f, g
+
+    r = check_function(nan_df, W, X, Y)
+    assert r.status == "fail"
+    nf = next(f for f in r.findings if f.id == "non-finite")
+    assert "W[2], W[5]" in nf.message
+
+
+def _float32(fn, returns: str):
+    """Run ``fn`` in float32; return float32 values, or float64 values that hide it."""
+    def g(W, X, Y):
+        f, df = fn(W.astype(np.float32), X.astype(np.float32), Y.astype(np.float32))
+        if returns == "float32":
+            return np.float32(f), df.astype(np.float32)
+        return float(f) / 3.0, df.astype(np.float64) / 3.0
+    return g
+
+
+@pytest.mark.parametrize("returns, reason", [("float32", "returns or receives float32"),
+                                             ("hidden", "steps of ~1e-7")])
+def test_correct_float32_gradient_passes_with_a_float32_model(problem, returns: str,
+                                                              reason: str) -> None:
+    """A correct float32 gradient passes, with the precision detected and reported."""
+    W, X, Y = problem
+    r = check_function(_float32(_logistic(), returns), W, X, Y)
+    assert r.status == "pass", r.reason
+    p = next(f for f in r.findings if f.id == "fn-precision")
+    assert "float32" in p.message and reason in p.message and r.step == 1e-2
+
+
+def test_float32_check_still_catches_a_one_percent_error(problem) -> None:
+    """In float32 an entry 1% off (of max|g|) is still caught."""
+    W, X, Y = problem
+    good = _float32(_logistic(), "float32")
+
+    def bad(W, X, Y):
+        f, g = good(W, X, Y)
+        g[4] += np.float32(0.01) * np.abs(g).max()
+        return f, g
+
+    r = check_function(bad, W, X, Y)
+    assert r.status == "fail" and r.worst is not None and r.worst.name == "W[4]"
+
+
+def test_float64_function_is_detected_as_float64(problem) -> None:
+    """A float64 function keeps the float64 model (no false float32 detection)."""
+    W, X, Y = problem
+    fn = _logistic()
+    base = call(fn, W, X, Y, "fn")
+    assert detect_precision(fn, W, X, Y, base, "fn", np.random.default_rng(0)).name == "float64"
+
+
+@pytest.mark.parametrize("wrong", [False, True])
+def test_directions_mode(problem, wrong: bool) -> None:
+    """K random directions: 2K calls; a correct df passes, a 1% wrong entry fails."""
+    W, X, Y = problem
+    good = _logistic()
+
+    def fn(W, X, Y):
+        f, g = good(W, X, Y)
+        if wrong:
+            g[3] += 0.05 * np.abs(g).max()
+        return f, g
+
+    r = check_function(fn, W, X, Y, directions=6, seed=2)
+    assert r.status == ("fail" if wrong else "pass")
+    assert r.id.endswith("[6 directions]") and any(f.id == "directions" for f in r.findings)
+    assert r.arrays is not None and r.arrays.numeric.shape == (6,)
