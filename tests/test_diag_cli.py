@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -119,3 +120,17 @@ def test_markdown_lists_every_diagnostic():
     """The README form of the registry has one entry per id."""
     md = as_markdown()
     assert all(f"**`{i}`**" in md for i in DIAGNOSTICS)
+
+
+def test_saturated_sigmoid_from_saved_arrays(tmp_path):
+    """The README recipe: scale the saved W by 40; sigmoid + ce then fails with the clamp
+    quantified and float saturation named."""
+    grads = tmp_path / "g.npz"
+    assert run("check", "--act", "sigmoid", "--loss", "ce", "--save-grads", str(grads)
+               ).exit_code == 0
+    with np.load(grads) as z:
+        np.savez(tmp_path / "big.npz", X=z["X"], Y=z["Y"], W=40 * z["W"])
+    r = run("check", "--act", "sigmoid", "--loss", "ce", "--data", str(tmp_path / "big.npz"))
+    assert r.exit_code == 1
+    assert "[clamp-saturation]" in r.output and "[float-saturation]" in r.output
+    assert "clamped outputs: explains" in " ".join(r.output.split())

@@ -65,3 +65,10 @@ def test_huge_step_is_truncation_dominated():
 def test_default_step_gives_no_step_line(act, loss):
     """The default float64 step resolves errors far below 0.1%: no step-size line."""
     assert _finding(run_cell(CellSpec(act=act, loss=loss)), "step-size") is None
+
+
+def test_tiny_step_is_not_called_float_saturation():
+    """A round-off dominated step on moderate outputs is step-size's finding only."""
+    r = run_cell(CellSpec(act="sigmoid", loss="ce", step=1e-12))
+    assert _finding(r, "step-size") is not None
+    assert _finding(r, "float-saturation") is None

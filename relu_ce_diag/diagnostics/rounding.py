@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from relu_ce_diag.activations import ACTIVATIONS
+from relu_ce_diag.cells import DEFAULT_STEP
 from relu_ce_diag.diagnostics.context import unit_name
 from relu_ce_diag.network import Forward, Net
 
@@ -51,7 +52,11 @@ class Saturated:
 
 
 def saturated_units(net: Net, fw: Forward, eps_machine: float, h: float) -> Saturated:
-    """Find the units of every layer whose activation rounds to or near its bound."""
+    """Find the units of every layer whose activation rounds to or near its bound at step h
+    (or the dtype's default step, if larger)."""
+    # Judge closeness at the dtype's default step or larger: a too small step is step-size's
+    # finding, not saturation.
+    h_eff = max(h, DEFAULT_STEP.get(fw.y.dtype.name, h))
     start = np.cumsum([0] + [r * c for r, c in net.shapes])
     into = np.zeros(net.n_params, dtype=bool)
     n_rounded = n_coarse = 0
@@ -59,7 +64,7 @@ def saturated_units(net: Net, fw: Forward, eps_machine: float, h: float) -> Satu
     zmax = 0.0
     for layer, (r, c) in enumerate(net.shapes):
         a = fw.y if layer == len(net.shapes) - 1 else fw.inputs[layer + 1][:, :-1]
-        rounded, coarse = rounded_outputs(a, net.layer_act(layer).name, eps_machine, h)
+        rounded, coarse = rounded_outputs(a, net.layer_act(layer).name, eps_machine, h_eff)
         sat = rounded | coarse
         if not sat.any():
             continue
