@@ -28,7 +28,7 @@ import numpy as np
 
 from relu_ce_diag.cells import Prepared
 from relu_ce_diag.compare import max_relative, normwise_relative
-from relu_ce_diag.errors import OptionError
+from relu_ce_diag.errors import OptionError, UserFunctionError
 from relu_ce_diag.network import backprop, deltas, forward, pack
 from relu_ce_diag.numgrad import central_differences, sample_scale
 
@@ -270,6 +270,10 @@ def _verdict(s: Sweep, k: int, derivation: bool, inconclusive: bool) -> Verdict:
             "instead of falling with h: the analytic gradient is wrong, not the step, and no "
             "step will make the check pass. Run `relu-diag check` with these options to see "
             "which formula is wrong.")
+        if all(p.straddled is None for p in pts):
+            lines.append("(a black box shows no kinks: a kink exactly at W also gives a flat "
+                         "error; `relu-diag check --fn` tells them apart by one-sided "
+                         "differences.)")
         return Verdict("derivation-error", None, best.step, best.clean, tuple(lines))
     kind = "kink-plateau" if best.region in ("kink", "clamp") else "v"
     if kind == "kink-plateau":
@@ -372,3 +376,43 @@ def sweep_document(s: Sweep, cell_id: str, settings: dict[str, Any], n_params: i
                     "text": list(v.lines)},
         "exit_code": exit_code,
     }
+
+
+def sweep_function(fn: Callable[..., Any], W: Array, X: Array, Y: Array, label: str,
+                   steps: Sequence[float], *, check_step: float | None = None,
+                   precision: str | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> Sweep:
+    """Sweep a user's ``f, df = fn(W, X, Y)`` (W (P,), X (N, n_in), Y (N, n_out)): df once,
+    then a plain loop of 2P calls per step. A black box shows no kinks or clamps, so nothing
+    is set aside: a kink plateau looks like a slow fall, an exact kink like a flat error."""
+    from relu_ce_diag.blackbox import STEPS, Precision, detect_precision
+    from relu_ce_diag.numgrad import loop_central_differences
+    from relu_ce_diag.userfn import call
+
+    base = call(fn, W, X, Y, label)
+    again = call(fn, W, X, Y, label, "at W (second call)", need_grad=False)
+    if abs(again.f - base.f) > 4 * float(np.finfo(np.float64).eps) * abs(base.f):
+        raise UserFunctionError(
+            f"{label} is not deterministic: two calls at the same W gave f = {base.f!r} and "
+            f"{again.f!r}, so every finite difference would be meaningless; seed its random "
+            "generator or switch off dropout/noise for the sweep")
+    if precision is None:
+        prec = detect_precision(fn, W, X, Y, base, label, np.random.default_rng(0))
+    else:
+        prec = Precision(precision, float(np.finfo(np.dtype(precision)).eps), "--dtype")
+    h0 = check_step if check_step is not None else STEPS[prec.name]
+    swept = with_step(steps, h0)
+    done = [0]
+
+    def f_at(w: Array) -> float:
+        return call(fn, w, X, Y, label, "at a stencil point", need_grad=False).f
+
+    def numeric_at(h: float) -> tuple[Array, Array | None, Array | None]:
+        n, _ = loop_central_differences(f_at, W.astype(np.float64), h)
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], len(swept))
+        return n, None, None
+
+    points = measure(base.df, numeric_at, swept)
+    return classify(points, prec.eps, h0)

@@ -317,3 +317,87 @@ def test_cli_bad_input_is_one_line_and_exit_2(args: list[str], needle: str) -> N
     assert r.exit_code == 2
     lines = [line for line in r.output.splitlines() if line.strip()]
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in r.output
+
+
+# --- a user's function (--fn) ---------------------------------------------------------------
+
+USER_FN = '''
+import numpy as np
+from relu_ce_diag.network import Net, backprop
+
+NET = Net(sizes=(4, 6, 3), act="tanh", out="sigmoid", loss="ce")
+CALLS = {"n": 0}
+
+
+def exact(W, X, Y):
+    return backprop(NET, W, X, Y, "exact")
+
+
+def wrong(W, X, Y):
+    f, df = backprop(NET, W, X, Y, "exact")
+    return f, 1.5 * df
+
+
+def noisy(W, X, Y):
+    CALLS["n"] += 1
+    f, df = backprop(NET, W, X, Y, "exact")
+    return f * (1 + 1e-9 * CALLS["n"]), df
+'''
+
+
+@pytest.fixture
+def user_case(tmp_path: Path) -> tuple[Path, Path]:
+    """A user's gradient file and an .npz with W, X, Y for a 4-6-3 tanh/sigmoid/ce net."""
+    from relu_ce_diag.data import generate_inputs, generate_weights
+    from relu_ce_diag.network import Net
+
+    fn = tmp_path / "userfn_sweep.py"
+    fn.write_text(USER_FN)
+    rng = np.random.default_rng(5)
+    X, Y = generate_inputs(rng, 10, 4, 3, "onehot")
+    W = generate_weights(rng, Net(sizes=(4, 6, 3)))
+    data = tmp_path / "case.npz"
+    np.savez(data, X=X, Y=Y, W=W)
+    return fn, data
+
+
+def test_fn_correct_gradient_gives_a_v(user_case: tuple[Path, Path]) -> None:
+    """sweep --fn on a correct function: a V with the usual slopes, exit 0, no kink counts."""
+    fn, data = user_case
+    r = invoke("sweep", "--fn", f"{fn}:exact", "--data", str(data), "--format", "json",
+               "--steps", "1e-1:1e-12:12")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["verdict"]["kind"] == "v"
+    assert 1e-8 <= doc["verdict"]["recommended_step"] <= 1e-4
+    fits = {f["region"]: f["slope"] for f in doc["fits"]}
+    assert fits["truncation"] == pytest.approx(2.0, abs=0.25)
+    assert fits["round-off"] == pytest.approx(-1.0, abs=0.15)
+    assert all(s["straddled"] is None for s in doc["steps"])
+
+
+def test_fn_wrong_gradient_is_a_derivation_error(user_case: tuple[Path, Path]) -> None:
+    """sweep --fn on a gradient off by a factor 1.5: flat at every step, exit 1."""
+    fn, data = user_case
+    r = invoke("sweep", "--fn", f"{fn}:wrong", "--data", str(data), "--no-chart",
+               "--steps", "1e-1:1e-12:12")
+    assert r.exit_code == 1
+    assert "derivation error" in r.stdout and "black box" in r.stdout
+
+
+@pytest.mark.parametrize("case,needle", [("no-data", "--data"), ("no-W", "W"),
+                                         ("noisy", "not deterministic")])
+def test_fn_bad_input_exits_2(user_case: tuple[Path, Path], tmp_path: Path, case: str,
+                              needle: str) -> None:
+    """--fn without --data, data without W, a non-deterministic function: one line, exit 2."""
+    fn, data = user_case
+    args = ["sweep", "--fn", f"{fn}:{'noisy' if case == 'noisy' else 'exact'}"]
+    if case == "no-W":
+        with np.load(data) as z:
+            np.savez(tmp_path / "now.npz", X=z["X"], Y=z["Y"])
+        args += ["--data", str(tmp_path / "now.npz")]
+    elif case == "noisy":
+        args += ["--data", str(data)]
+    r = invoke(*args)
+    assert r.exit_code == 2
+    assert needle in r.stderr and "Traceback" not in r.output

@@ -47,8 +47,11 @@ def _clean(v: Any) -> Any:
 @click.option("--plot", type=str, default=None, metavar="FILE.png|svg",
               help="Draw the curve to a PNG or SVG file (needs the plot extra: matplotlib).")
 @click.option("--no-chart", is_flag=True, help="Leave out the terminal chart.")
+@click.option("--fn", "fn_ref", default=None, metavar="FILE.py:NAME",
+              help="Sweep your own f, df = NAME(W, X, Y) (or package.module:NAME) at the W, "
+                   "X, Y of --data: 2P calls per step.")
 def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: bool,
-          **kw: Any) -> int:
+          fn_ref: str | None, **kw: Any) -> int:
     """Sweep the finite-difference step: the error curve, classified, and the best --step.
 
     A correct gradient gives a V on log-log axes (truncation ~h^2 for large h, round-off
@@ -66,21 +69,60 @@ def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: 
         from relu_ce_diag.report.plot import ensure_available, plot_format
         plot_format(plot)
         ensure_available()
-    prep = prepare(spec)
-    result = sweep_prepared(prep, swept)
+    if fn_ref is not None:
+        title, settings, n_params, result = _sweep_fn(spec, fn_ref, swept)
+    else:
+        prep = prepare(spec)
+        title, settings, n_params = spec.id, prep.spec.as_dict(), prep.net.n_params
+        result = sweep_prepared(prep, swept)
     code = 0 if result.verdict.ok else 1
-    doc = json.dumps(_clean(sweep_document(result, spec.id, prep.spec.as_dict(),
-                                           prep.net.n_params, code)),
+    doc = json.dumps(_clean(sweep_document(result, title, settings, n_params, code)),
                      indent=2, allow_nan=False) + "\n"
     if fmt == "json" and output is None:
         click.echo(doc, nl=False)
     else:
         from relu_ce_diag.report.chart import print_sweep
         from relu_ce_diag.report.table import make_console
-        print_sweep(make_console(), result, spec.id, chart=not no_chart)
+        print_sweep(make_console(), result, title, chart=not no_chart)
     if output is not None:
         write_atomic(output, doc)
     if plot is not None:
         from relu_ce_diag.report.plot import save_plot
-        save_plot(result, plot, spec.id)
+        save_plot(result, plot, title)
     return code
+
+
+def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...]) -> tuple[str, dict[str, Any],
+                                                                          int, Any]:
+    """Sweep a user's function at the W, X, Y of --data; announce the calls on stderr."""
+    from click.core import ParameterSource
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from relu_ce_diag.data import load_npz
+    from relu_ce_diag.errors import DataError, OptionError
+    from relu_ce_diag.sweep import sweep_function
+    from relu_ce_diag.userfn import load_function
+
+    if spec.data is None:
+        raise OptionError("--data", None, "an .npz file holding W, X and Y when --fn is given")
+    X, Y, W = load_npz(spec.data)
+    if W is None:
+        raise DataError(spec.data, "has no array W; --fn needs W, X and Y (the point to "
+                        "sweep at)")
+    uf = load_function(fn_ref)
+    ctx = click.get_current_context()
+    dtype_given = ctx.get_parameter_source("dtype") not in (None, ParameterSource.DEFAULT)
+    calls = 2 * W.size * (len(swept) + 1) + 2
+    click.echo(f"relu-diag: sweeping {uf.label}: about {calls} calls (2 x {W.size} parameters "
+               f"at each of {len(swept)} steps and the check's step)", err=True)
+    err = Console(stderr=True)
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("steps", total=None)
+        result = sweep_function(
+            uf.fn, W, X, Y, uf.label, swept, check_step=spec.step,
+            precision=spec.dtype if dtype_given else None,
+            progress=lambda done, total: bar.update(task, completed=done, total=total))
+    settings = {"fn": fn_ref, "data": spec.data, "samples": X.shape[0],
+                "inputs": X.shape[1], "outputs": Y.shape[1]}
+    return uf.label, settings, W.size, result
