@@ -1,0 +1,325 @@
+"""Time relu-diag's full gradient check against a plain loop and other checkers.
+
+Usage::
+
+    python benchmarks/bench.py                 # small, medium, large and a deeper network
+    python benchmarks/bench.py --sizes small,medium --repeat 5
+    python benchmarks/bench.py --smoke         # a tiny size in about a second, no timing claims
+
+Every cell is relu hidden layer(s), softmax output, categorical cross-entropy, float64, step
+1e-6, generated from --seed. Rows:
+
+* ``relu-diag check``: ``runner.check_prepared`` (forward pass, both backprops, central
+  differences at h and h/2, tolerances, comparison, diagnostics); interpreter start excluded.
+* ``relu-diag numgrad``: the part of it that is the numerical gradient: central differences
+  at h and h/2, tolerance and comparison.
+* ``plain loop``: ``numgrad.loop_central_differences`` over ``network.forward``, two full
+  forward passes per parameter. On sizes marked ``~`` it runs on a random subset of the
+  parameters and its time is extrapolated to all of them (said in the output).
+* ``scipy approx_fprime``, ``torch gradcheck``, ``jax check_grads``: when importable.
+
+Ratios are the plain loop's time over the row's time, measured in the same run. Accuracy is
+``max |g_num - g_exact| / max |g_exact|`` against the exact chain-rule gradient in float64, over
+the entries whose stencil crosses no kink and no clamp (where a central difference
+legitimately differs from the derivative; their count is printed). Peak memory is the peak of
+traced allocations (``tracemalloc``, Python and NumPy buffers) in a separate, untimed run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from relu_ce_diag.cells import CellSpec, Prepared, prepare, validate
+from relu_ce_diag.compare import compare, tolerance
+from relu_ce_diag.network import backprop, deltas, forward
+from relu_ce_diag.numgrad import central_differences, loop_central_differences, sample_scale
+from relu_ce_diag.runner import check_prepared
+
+Array = np.ndarray
+H = 1e-6
+
+
+@dataclass(frozen=True)
+class Size:
+    """One benchmark cell: inputs, hidden widths, outputs, samples, loop subset (0: all)."""
+
+    name: str
+    inputs: int
+    hidden: tuple[int, ...]
+    outputs: int
+    samples: int
+    loop_subset: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.inputs}-{'-'.join(map(str, self.hidden))}-{self.outputs}, N={self.samples}"
+
+
+SIZES = {
+    "small": Size("small", 5, (100,), 3, 16),
+    "medium": Size("medium", 32, (100,), 10, 128),
+    "large": Size("large", 256, (256,), 10, 512, loop_subset=400),
+    "deep": Size("deep", 32, (64, 32), 10, 128),
+}
+SMOKE = Size("smoke", 3, (4,), 2, 5)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measured method on one size."""
+
+    size: str
+    method: str
+    seconds: float | None
+    accuracy: float | None
+    peak_bytes: int | None
+    note: str = ""
+
+
+def _best(fn: Callable[[], object], repeat: int) -> float:
+    """Return the best wall time of ``repeat`` calls (seconds)."""
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def _peak(fn: Callable[[], object]) -> int:
+    """Return the peak traced allocation (bytes) of one call."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _accuracy(numeric: Array, exact: Array, keep: Array) -> float:
+    """Return max |numeric - exact| / max |exact| over the entries ``keep`` (bool (P,))."""
+    top = float(np.abs(exact).max())
+    return float(np.abs(numeric[keep] - exact[keep]).max()) / top if keep.any() else 0.0
+
+
+def _numgrad_check(prep: Prepared) -> Array:
+    """Run the numerical-gradient part of a check; return the numeric gradient (P,)."""
+    net, a = prep.net, prep.arrays
+    fw = forward(net, a.W, a.X, a.Y)
+    exact_ds = deltas(net, a.W, fw, a.Y, "exact")
+    analytic = backprop(net, a.W, a.X, a.Y, "shortcut", fw=fw)[1]
+    scale = sample_scale(net, fw, exact_ds)
+    ng = central_differences(net, a.W, a.X, a.Y, fw, H, scale)
+    half = central_differences(net, a.W, a.X, a.Y, fw, H / 2, scale)
+    tol = tolerance(analytic, ng.numeric, half.numeric, ng.scale, H, float(np.finfo(float).eps))
+    compare(analytic, ng.numeric, tol)
+    return ng.numeric
+
+
+def _subset_fun(prep: Prepared, idx: Array) -> tuple[Callable[[Array], float], Array]:
+    """Return f(V) of the entries ``idx`` of W (the others fixed) and their values."""
+    net, a = prep.net, prep.arrays
+    W = a.W.copy()
+
+    def fun(V: Array) -> float:
+        W[idx] = V
+        return forward(net, W, a.X, a.Y).f
+
+    return fun, a.W[idx].copy()
+
+
+def bench_size(size: Size, repeat: int, seed: int, smoke: bool) -> list[Row]:
+    """Measure every available method on one size."""
+    spec = validate(CellSpec(act="relu", loss="cce", inputs=size.inputs, hidden=size.hidden,
+                             outputs=size.outputs, samples=size.samples, seed=seed))
+    prep = prepare(spec)
+    net, a = prep.net, prep.arrays
+    P = net.n_params
+    exact = backprop(net, a.W, a.X, a.Y, "exact")[1]
+    fw = forward(net, a.W, a.X, a.Y)
+    flags = central_differences(net, a.W, a.X, a.Y, fw, H,
+                                sample_scale(net, fw, deltas(net, a.W, fw, a.Y, "exact")))
+    smooth = ~(flags.straddle | flags.clamp)
+    note = f"{int((~smooth).sum())} kinked entries left out of accuracy"
+    rows: list[Row] = []
+
+    check_prepared(prep, spec.id)  # warm up
+    t_check = _best(lambda: check_prepared(prep, spec.id), repeat)
+    result = check_prepared(prep, spec.id)
+    rows.append(Row(size.name, "relu-diag check", t_check,
+                    _accuracy(result.arrays.numeric, exact, smooth),
+                    _peak(lambda: check_prepared(prep, spec.id)), f"status {result.status}"))
+    t_num = _best(lambda: _numgrad_check(prep), repeat)
+    rows.append(Row(size.name, "relu-diag numgrad", t_num,
+                    _accuracy(_numgrad_check(prep), exact, smooth),
+                    _peak(lambda: _numgrad_check(prep)), note))
+
+    rng = np.random.default_rng(seed)
+    subset = size.loop_subset if 0 < size.loop_subset < P and not smoke else P
+    idx = np.sort(rng.choice(P, size=subset, replace=False)) if subset < P else np.arange(P)
+    fun, V = _subset_fun(prep, idx)
+    loop_reps = repeat if subset == P and P <= 5000 else 1
+    times, loop = [], V
+    for _ in range(loop_reps):
+        start = time.perf_counter()
+        loop = loop_central_differences(fun, V, H)[0]
+        times.append(time.perf_counter() - start)
+    t_loop = min(times) * P / subset
+    small_idx = idx[: min(subset, 50)]
+    fun_small, V_small = _subset_fun(prep, small_idx)
+    rows.append(Row(size.name, "plain loop", t_loop, _accuracy(loop, exact[idx], smooth[idx]),
+                    _peak(lambda: loop_central_differences(fun_small, V_small, H)),
+                    f"~ timed on {subset} of {P} entries, extrapolated" if subset < P else ""))
+    rows.extend(_others(size, prep, idx, exact, smooth, P))
+    return rows
+
+
+def _others(size: Size, prep: Prepared, idx: Array, exact: Array, smooth: Array,
+            P: int) -> list[Row]:
+    """Measure scipy / torch / jax on the same entries as the loop, when importable."""
+    rows = []
+    fun, V = _subset_fun(prep, idx)
+    scale = P / idx.size
+    extra = f"~ on {idx.size} of {P} entries, extrapolated" if idx.size < P else ""
+    try:
+        from scipy.optimize import approx_fprime
+    except ImportError:
+        rows.append(Row(size.name, "scipy approx_fprime", None, None, None, "scipy not installed"))
+    else:
+        start = time.perf_counter()
+        g = approx_fprime(V, fun)  # forward differences, step sqrt(eps) (scipy's default)
+        t = (time.perf_counter() - start) * scale
+        rows.append(Row(size.name, "scipy approx_fprime", t,
+                        _accuracy(g, exact[idx], smooth[idx]), None,
+                        ("2-point, default step; " + extra).strip("; ")))
+    rows.append(_torch(size, prep, scale, extra))
+    rows.append(_jax(size))
+    return rows
+
+
+def _torch(size: Size, prep: Prepared, scale: float, extra: str) -> Row:
+    """Time torch.autograd.gradcheck (fast_mode off) on the same network, if importable."""
+    try:
+        import torch
+    except ImportError:
+        return Row(size.name, "torch gradcheck", None, None, None, "torch not installed")
+    net, a = prep.net, prep.arrays
+    mats = [torch.tensor(m, dtype=torch.float64, requires_grad=True) for m in net.unpack(a.W)]
+    X = torch.tensor(a.X, dtype=torch.float64)
+    Y = torch.tensor(a.Y, dtype=torch.float64)
+
+    def loss(*ws: object) -> object:
+        h = X
+        for k, w in enumerate(ws):
+            z = torch.cat([h, torch.ones(h.shape[0], 1, dtype=torch.float64)], 1) @ w.T
+            h = torch.relu(z) if k < len(ws) - 1 else torch.softmax(z, 1)
+        return -(Y * torch.log(torch.clamp(h, min=net.eps))).sum()
+
+    start = time.perf_counter()
+    torch.autograd.gradcheck(loss, tuple(mats), eps=H, atol=1e-5, raise_exception=False,
+                             fast_mode=False)
+    return Row(size.name, "torch gradcheck", time.perf_counter() - start, None, None,
+               "fast_mode off; all entries")
+
+
+def _jax(size: Size) -> Row:
+    """Report jax as skipped unless importable (check_grads needs a jax port of the net)."""
+    try:
+        import jax  # noqa: F401
+    except ImportError:
+        return Row(size.name, "jax check_grads", None, None, None, "jax not installed")
+    return Row(size.name, "jax check_grads", None, None, None, "installed; not ported")
+
+
+def blas_info() -> str:
+    """Describe the BLAS NumPy uses (threadpoolctl if available) and OPENBLAS_CORETYPE."""
+    try:
+        from threadpoolctl import threadpool_info
+        pools = [f"{p.get('internal_api')} {p.get('version')} {p.get('architecture')} "
+                 f"threads={p.get('num_threads')}" for p in threadpool_info()]
+        desc = "; ".join(pools) or "no BLAS pool found"
+    except ImportError:
+        cfg = np.show_config(mode="dicts")  # type: ignore[func-returns-value]
+        blas = cfg.get("Build Dependencies", {}).get("blas", {})
+        desc = f"{blas.get('name', '?')} {blas.get('version', '?')} (threadpoolctl not installed)"
+    core = os.environ.get("OPENBLAS_CORETYPE")
+    return desc + f"; OPENBLAS_CORETYPE={core}" if core else desc + "; OPENBLAS_CORETYPE unset"
+
+
+def _fmt_time(s: float | None) -> str:
+    if s is None:
+        return "-"
+    return f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def table(rows: list[Row], sizes: dict[str, Size], smoke: bool) -> str:
+    """Render the rows as a Markdown table."""
+    loops = {r.size: r.seconds for r in rows if r.method == "plain loop"}
+    out = ["| size | P | method | time | vs loop | accuracy | peak memory | note |",
+           "|---|---:|---|---:|---:|---:|---:|---|"]
+    for r in rows:
+        sz = sizes[r.size]
+        P = sum((a + 1) * b for a, b in zip((sz.inputs, *sz.hidden), (*sz.hidden, sz.outputs),
+                                            strict=True))
+        loop = loops.get(r.size)
+        ratio = "-" if r.seconds is None or not loop or smoke else f"{loop / r.seconds:.0f}x"
+        tm = "-" if smoke else _fmt_time(r.seconds)
+        if r.seconds is not None and "~" in r.note and not smoke:
+            tm = "~" + tm
+        acc = "-" if r.accuracy is None else f"{r.accuracy:.1e}"
+        mem = "-" if r.peak_bytes is None else f"{r.peak_bytes / 2**20:.1f} MiB"
+        out.append(f"| {r.size}: {sz.label} | {P:,} | {r.method} | {tm} | {ratio} | {acc} | "
+                   f"{mem} | {r.note.replace('~ ', '')} |")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the table; return the exit code."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="small,medium,large,deep",
+                    help=f"comma-separated, from {', '.join(SIZES)}")
+    ap.add_argument("--repeat", type=int, default=3, help="best of this many timed runs")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--smoke", action="store_true",
+                    help="a tiny size, everything once, no timing claims (for CI)")
+    args = ap.parse_args(argv)
+    if args.smoke:
+        chosen = {"smoke": SMOKE}
+        repeat = 1
+    else:
+        names = [s.strip() for s in args.sizes.split(",") if s.strip()]
+        unknown = [n for n in names if n not in SIZES]
+        if unknown:
+            ap.error(f"--sizes: unknown size {unknown[0]!r}; choose from {', '.join(SIZES)}")
+        chosen = {n: SIZES[n] for n in names}
+        repeat = max(1, args.repeat)
+    rows: list[Row] = []
+    for sz in chosen.values():
+        rows.extend(bench_size(sz, repeat, args.seed, args.smoke))
+    print(f"relu-diag benchmark: relu hidden, softmax output, cce, float64, h={H:g}, "
+          f"seed {args.seed}, best of {repeat}")
+    print(f"python {platform.python_version()}, numpy {np.__version__}, BLAS: {blas_info()}, "
+          f"{os.cpu_count()} cpus")
+    if args.smoke:
+        print("smoke mode: a tiny size for CI; times are not measurements")
+    print()
+    print(table(rows, chosen, args.smoke))
+    print()
+    print("accuracy: max |g_num - g_exact| / max |g_exact| against the float64 exact gradient, "
+          "entries whose stencil crosses a kink or the clamp left out; peak memory: tracemalloc "
+          "peak of one untimed run (loop: on 50 entries, its peak does not grow with P); "
+          "~: timed on a random subset of entries and extrapolated to all of them.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
