@@ -257,10 +257,12 @@ def _blocks(bb: BlackBox, net: Net | None, mism: Array, kinks: Array) -> tuple[B
 
 def _spec(bb: BlackBox, net: Net | None, X: Array, Y: Array, seed: int,
           data: str | None) -> CellSpec:
-    """Record the settings: the described network, or the sizes alone for a black box."""
+    """Record the settings: the described network, or the sizes alone for a black box
+    (act, out and loss ``unknown``, hidden empty)."""
     kw: dict[str, Any] = {"backprop": "user", "inputs": X.shape[1], "outputs": Y.shape[1],
                           "samples": X.shape[0], "seed": seed, "step": bb.h,
-                          "dtype": bb.precision.name, "data": data}
+                          "dtype": bb.precision.name, "data": data, "act": "unknown",
+                          "out": "unknown", "loss": "unknown", "hidden": ()}
     if net is not None:
         kw.update(act=net.act, out=net.out, loss=net.loss, eps=net.eps,
                   hidden=tuple(net.sizes[1:-1]), leaky_slope=net.leaky_slope,

@@ -27,6 +27,7 @@ OK, KINK, MISMATCH, FLAT, NONFINITE = 0, 1, 2, 3, 4
 KIND_NAMES = ("ok", "kink", "mismatch", "flat", "nonfinite")
 STEPS = {"float64": 1e-6, "float32": 1e-2}
 ONE_SIDED_FACTOR = 2.0  # one-sided truncation: the error at h/2 is about |d(h) - d(h/2)|
+LARGE_P = 20_000  # above this, the announcement suggests --directions
 PROBE_INCREMENT = 3e-11  # relative loss change per probe step: float64 resolves it, float32 not
 
 
@@ -72,8 +73,10 @@ def plan(label: str, P: int, directions: int | None) -> str:
     """Say how many calls the check will make, before it starts."""
     K = directions if directions else P
     what = f"{K} random directions" if directions else f"{P} entries"
+    hint = "; --directions K checks K random directions with 2K calls" \
+        if not directions and P > LARGE_P else ""
     return (f"{label}: {2 * K} calls ({what} x 2), plus up to 6 to test W and the precision "
-            "and 2 more per check that needs a second step")
+            f"and 2 more per check that needs a second step{hint}")
 
 
 def _representable32(values: Array) -> bool:

@@ -162,3 +162,18 @@ def test_seed_case_script_reproduces_the_shipped_file() -> None:
     with np.load(ROOT / "examples" / "seed_case.npz") as z:
         for k, v in make().items():
             assert np.array_equal(z[k], v)
+
+
+def test_json_settings_and_saved_gradients(tmp_path: Path) -> None:
+    """An undescribed function's settings say unknown; --save-grads holds df and numeric."""
+    data = _npz(tmp_path, nets.case(1))
+    out = tmp_path / "grads.npz"
+    r = run("--fn", f"{EXAMPLES / 'correct.py'}:relu_sigmoid_ce", "--data", data,
+            "--format", "json", "--save-grads", str(out))
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)["cells"][0]["settings"]
+    assert (s["act"], s["loss"], s["backprop"], s["hidden"]) == ("unknown", "unknown", "user", [])
+    with np.load(out) as z:
+        W = nets.case(1)[0]
+        assert np.array_equal(z["W"], W) and "exact" not in z.files
+        assert np.allclose(z["analytic"], z["numeric"], rtol=1e-5, atol=1e-7)
