@@ -28,7 +28,7 @@ import numpy as np
 
 from relu_ce_diag.cells import Prepared
 from relu_ce_diag.compare import max_relative, normwise_relative
-from relu_ce_diag.errors import OptionError, UserFunctionError
+from relu_ce_diag.errors import OptionError
 from relu_ce_diag.network import backprop, deltas, forward, pack
 from relu_ce_diag.numgrad import central_differences, sample_scale
 
@@ -103,6 +103,7 @@ class Sweep:
     verdict: Verdict
     eps_machine: float
     check_step: float | None = None
+    black_box: bool = False
 
     def fit(self, region: str) -> Fit | None:
         """Return the fit of ``region`` (truncation, round-off, kink) or None."""
@@ -179,8 +180,11 @@ def _dominated(p: StepPoint) -> bool:
 
 
 def classify(points: Sequence[StepPoint], eps_machine: float,
-             check_step: float | None = None) -> Sweep:
-    """Label every step with its region, fit the slopes and word the verdict."""
+             check_step: float | None = None, black_box: bool = False) -> Sweep:
+    """Label every step with its region, fit the slopes and word the verdict.
+
+    ``black_box``: the points come from a user's function, whose kinks are known only from
+    one-sided differences at W (reported as ``straddled``), and whose clamps not at all."""
     points = sorted(points, key=lambda p: -p.step)
     h = np.array([p.step for p in points])
     e = np.array([p.normwise for p in points])
@@ -192,7 +196,7 @@ def classify(points: Sequence[StepPoint], eps_machine: float,
         v = Verdict("non-finite", None, None, None, (
             "non-finite: the loss or the gradients are NaN or infinite at every step, so no "
             "step can be judged; run `relu-diag check` for the cause (log(0) with --eps 0?).",))
-        return Sweep(pts, (), v, eps_machine, check_step)
+        return Sweep(pts, (), v, eps_machine, check_step, black_box)
     # The best step: the fewest set-aside entries first, then the lowest clean error.
     # (``points`` are ordered largest step first, so [0] below is the largest.)
     fewest = flagged[ok].min()
@@ -232,11 +236,12 @@ def classify(points: Sequence[StepPoint], eps_machine: float,
     kf = _fit("kink", h[kinks & np.isfinite(e)], e[kinks & np.isfinite(e)])
     if kf is not None:
         fits.append(kf)
-    sweep = Sweep(pts, tuple(fits), Verdict("", None, None, None, ()), eps_machine, check_step)
+    sweep = Sweep(pts, tuple(fits), Verdict("", None, None, None, ()), eps_machine, check_step,
+                  black_box)
     swept = math.log10(h[ok].max() / h[ok].min())
     inconclusive = best > eps_machine ** (1 / 3) and not derivation and swept < FLAT_DECADES
     return Sweep(pts, tuple(fits), _verdict(sweep, k, derivation, inconclusive), eps_machine,
-                 check_step)
+                 check_step, black_box)
 
 
 def _relabel(p: StepPoint, region: str) -> StepPoint:
@@ -270,7 +275,7 @@ def _verdict(s: Sweep, k: int, derivation: bool, inconclusive: bool) -> Verdict:
             "instead of falling with h: the analytic gradient is wrong, not the step, and no "
             "step will make the check pass. Run `relu-diag check` with these options to see "
             "which formula is wrong.")
-        if all(p.straddled is None for p in pts):
+        if s.black_box:
             lines.append("(a black box shows no kinks: a kink exactly at W also gives a flat "
                          "error; `relu-diag check --fn` tells them apart by one-sided "
                          "differences.)")
@@ -278,11 +283,14 @@ def _verdict(s: Sweep, k: int, derivation: bool, inconclusive: bool) -> Verdict:
     kind = "kink-plateau" if best.region in ("kink", "clamp") else "v"
     if kind == "kink-plateau":
         what = "straddle a kink" if best.straddled else "cross the clamp"
+        why = ("their one-sided derivatives at W differ and the analytic value lies between "
+               "them: W sits exactly on a kink" if s.black_box else
+               "a pre-activation exactly on the kink has a margin of 0")
         lines.append(
             f"kink plateau at every step: at least {best.flagged} entries {what} at every step "
-            f"(a pre-activation exactly on the kink has a margin of 0, so no step avoids it); "
-            f"the norm-wise error stays near {best.normwise:.2g}. `check` sets these entries "
-            "aside (status kink); the rest is judged below.")
+            f"({why}, so no step avoids it); the norm-wise error stays near "
+            f"{best.normwise:.2g}. `check` sets these entries aside (status kink); the rest "
+            "is judged below.")
     elif kink_pts:
         kf = s.fit("kink")
         slope = f" (error ~ h^{kf.slope:.2f} instead of h^2)" if kf else ""
@@ -363,6 +371,7 @@ def sweep_document(s: Sweep, cell_id: str, settings: dict[str, Any], n_params: i
         "tool": {"name": "relu-diag", "version": __version__},
         "command": "sweep",
         "cell": {"id": cell_id, "settings": settings, "n_params": n_params},
+        "black_box": s.black_box,
         "eps_machine": s.eps_machine,
         "check_step": s.check_step,
         "steps": [{"step": p.step, "normwise_rel_error": p.normwise,
@@ -382,37 +391,44 @@ def sweep_function(fn: Callable[..., Any], W: Array, X: Array, Y: Array, label: 
                    steps: Sequence[float], *, check_step: float | None = None,
                    precision: str | None = None,
                    progress: Callable[[int, int], None] | None = None) -> Sweep:
-    """Sweep a user's ``f, df = fn(W, X, Y)`` (W (P,), X (N, n_in), Y (N, n_out)): df once,
-    then a plain loop of 2P calls per step. A black box shows no kinks or clamps, so nothing
-    is set aside: a kink plateau looks like a slow fall, an exact kink like a flat error."""
-    from relu_ce_diag.blackbox import STEPS, Precision, detect_precision
-    from relu_ce_diag.numgrad import loop_central_differences
+    """Sweep a user's ``f, df = fn(W, X, Y)`` (W (P,), X (N, n_in), Y (N, n_out)).
+
+    First the black-box check at the check's step (determinism, precision, and the entries
+    whose one-sided differences show a kink exactly at W: those are set aside at every
+    step); then 2P calls per step. A black box shows no other kinks or clamps: a stencil
+    that straddles a nearby kink only slows the fall of the error at large steps.
+    """
+    from relu_ce_diag.blackbox import KINK, STEPS, check_blackbox
     from relu_ce_diag.userfn import call
 
-    base = call(fn, W, X, Y, label)
-    again = call(fn, W, X, Y, label, "at W (second call)", need_grad=False)
-    if abs(again.f - base.f) > 4 * float(np.finfo(np.float64).eps) * abs(base.f):
-        raise UserFunctionError(
-            f"{label} is not deterministic: two calls at the same W gave f = {base.f!r} and "
-            f"{again.f!r}, so every finite difference would be meaningless; seed its random "
-            "generator or switch off dropout/noise for the sweep")
-    if precision is None:
-        prec = detect_precision(fn, W, X, Y, base, label, np.random.default_rng(0))
-    else:
-        prec = Precision(precision, float(np.finfo(np.dtype(precision)).eps), "--dtype")
-    h0 = check_step if check_step is not None else STEPS[prec.name]
-    swept = with_step(steps, h0)
+    W = np.asarray(W, dtype=np.float64).reshape(-1)
+    h0 = check_step if check_step is not None else None
+    bb = check_blackbox(fn, W, X, Y, label=label, step=h0, precision=precision)
+    h0 = bb.h if h0 is None else h0
+    kinked = bb.kind == KINK
+    swept = with_step(steps, h0 if h0 is not None else STEPS[bb.precision.name])
+    # The function sees W in its own precision: step from the rounded W, by what it sees.
+    rnd = ((lambda a: a.astype(np.float32).astype(np.float64))
+           if bb.precision.name == "float32" else (lambda a: a))
+    Wc = rnd(W)
     done = [0]
 
     def f_at(w: Array) -> float:
         return call(fn, w, X, Y, label, "at a stencil point", need_grad=False).f
 
     def numeric_at(h: float) -> tuple[Array, Array | None, Array | None]:
-        n, _ = loop_central_differences(f_at, W.astype(np.float64), h)
+        n = np.empty(W.size)
+        for p in range(W.size):
+            wp, wm = Wc.copy(), Wc.copy()
+            wp[p:p + 1] = rnd(Wc[p:p + 1] + h)
+            wm[p:p + 1] = rnd(Wc[p:p + 1] - h)
+            length = wp[p] - wm[p]  # 0 when h is below the resolution of W[p]
+            with np.errstate(invalid="ignore", over="ignore"):
+                n[p] = (f_at(wp) - f_at(wm)) / length if length else 0.0
         done[0] += 1
         if progress is not None:
             progress(done[0], len(swept))
-        return n, None, None
+        return n, kinked, None
 
-    points = measure(base.df, numeric_at, swept)
-    return classify(points, prec.eps, h0)
+    points = measure(bb.df, numeric_at, swept)
+    return classify(points, bb.precision.eps, h0, black_box=True)

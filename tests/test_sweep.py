@@ -338,6 +338,13 @@ def wrong(W, X, Y):
     return f, 1.5 * df
 
 
+KINKED = Net(sizes=(4, 6, 3), act="relu", out="softmax", loss="cce")
+
+
+def kinked(W, X, Y):
+    return backprop(KINKED, W, X, Y, "exact")
+
+
 def noisy(W, X, Y):
     CALLS["n"] += 1
     f, df = backprop(NET, W, X, Y, "exact")
@@ -373,7 +380,8 @@ def test_fn_correct_gradient_gives_a_v(user_case: tuple[Path, Path]) -> None:
     fits = {f["region"]: f["slope"] for f in doc["fits"]}
     assert fits["truncation"] == pytest.approx(2.0, abs=0.25)
     assert fits["round-off"] == pytest.approx(-1.0, abs=0.15)
-    assert all(s["straddled"] is None for s in doc["steps"])
+    assert doc["black_box"] is True
+    assert all(s["straddled"] == 0 and s["clamp_crossed"] is None for s in doc["steps"])
 
 
 def test_fn_wrong_gradient_is_a_derivation_error(user_case: tuple[Path, Path]) -> None:
@@ -383,6 +391,20 @@ def test_fn_wrong_gradient_is_a_derivation_error(user_case: tuple[Path, Path]) -
                "--steps", "1e-1:1e-12:12")
     assert r.exit_code == 1
     assert "derivation error" in r.stdout and "black box" in r.stdout
+
+
+def test_fn_exact_kink_is_a_plateau_not_a_derivation_error(
+        user_case: tuple[Path, Path]) -> None:
+    """A correct relu function at a W exactly on its kinks: the one-sided test sets those
+    entries aside, so the sweep says kink plateau (exit 0), never derivation error."""
+    fn, _ = user_case
+    r = invoke("sweep", "--fn", f"{fn}:kinked", "--data", KINK_DATA, "--format", "json",
+               "--steps", "1e-1:1e-12:12")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["verdict"]["kind"] == "kink-plateau"
+    assert all(s["straddled"] > 0 for s in doc["steps"])
+    assert "W sits exactly on a kink" in doc["verdict"]["text"][0]
 
 
 @pytest.mark.parametrize("case,needle", [("no-data", "--data"), ("no-W", "W"),
