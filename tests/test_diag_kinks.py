@@ -174,3 +174,31 @@ def test_leaky_unit_is_never_dead():
     """leaky-relu keeps a slope below 0, so the same unit is not reported dead."""
     prep, cell_id = _with_dead_unit("leaky-relu", 5)
     assert _finding(check_prepared(prep, cell_id), "dead-units") is None
+
+
+@pytest.mark.parametrize("hidden", [(8,), (6, 5)])
+def test_crossings_in_every_layer_match_full_forward_passes(hidden):
+    """relu hidden and output layers: crossings at every layer equal those of two full
+    forward passes at W +- h, entry by entry."""
+    from relu_ce_diag.diagnostics.kinks import crossings
+    from relu_ce_diag.network import forward
+
+    spec = validate(CellSpec(act="relu", out="relu", loss="se", step=0.3, hidden=hidden,
+                             samples=12, inputs=3))
+    prep = prepare(spec)
+    net, arr, h = prep.net, prep.arrays, spec.h
+    fw = forward(net, arr.W, arr.X, arr.Y)
+    layers_hit = set()
+    for p in range(net.n_params):
+        Wp, Wm = arr.W.copy(), arr.W.copy()
+        Wp[p] += h
+        Wm[p] -= h
+        zp, zm = forward(net, Wp, arr.X, arr.Y).z, forward(net, Wm, arr.X, arr.Y).z
+        want = {(layer, int(u), int(s)) for layer in range(len(zp))
+                for s, u in zip(*np.nonzero(np.sign(zp[layer]) != np.sign(zm[layer])),
+                                strict=True)}
+        got = {(c.layer, c.unit, c.sample)
+               for c in crossings(net, arr, fw, h, np.array([p]))}
+        assert got == want, net.entry_name(p)
+        layers_hit |= {w[0] for w in want}
+    assert len(layers_hit) == len(hidden) + 1

@@ -31,7 +31,8 @@ def attribution_finding(ctx: DiagContext) -> list[Finding]:
         "attribution", "info", render(att, P),
         fix=f"start with {att.parts[0].id} (relu-diag explain {att.parts[0].id})",
         data=(("parts", [{"id": p.id, "label": p.label, "share": p.share,
-                          "mismatched_without": p.remaining} for p in att.parts]),
+                          "mismatched_without": p.remaining, "count": p.count}
+                         for p in att.parts]),
               ("mismatched", att.mismatched), ("finite_entries", att.finite)))]
 
 

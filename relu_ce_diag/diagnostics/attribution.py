@@ -29,12 +29,15 @@ Array = np.ndarray
 
 @dataclass(frozen=True)
 class Part:
-    """One cause: diagnostic ``id``, its words, its share of the error and what remains."""
+    """One cause: diagnostic ``id``, its words, its share of the error, the number of entries
+    that would still mismatch without it, and how many outputs or entries it is about
+    (``count``, -1 when it is not a count)."""
 
     id: str
     label: str
     share: float
     remaining: int
+    count: int = -1
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ def attribute(ctx: DiagContext) -> Attribution:
     r = np.where(fin, ex - n, 0.0)
     straddle, clamp = ctx.ng.straddle, ctx.ng.clamp & ~ctx.ng.straddle
     parts: dict[str, tuple[str, Array]] = {}
+    counts: dict[str, int] = {}
     deriv = np.where(fin, a - ex, 0.0)
     d_exact = output_delta(net, fw, arr.Y, "exact")
     # Only outputs inside the clamp belong to it; elsewhere the two exact formulas differ
@@ -130,10 +134,13 @@ def attribute(ctx: DiagContext) -> Attribution:
     parts["clamp-saturation"] = (
         f"{clamped} clamped outputs" + (f", {crossed} steps crossing the clamp" if crossed else ""),
         clamp_part)
+    counts["clamp-saturation"] = clamped + crossed
+    counts["kink-straddle"] = int(straddle.sum())
     parts["kink-straddle"] = (f"{int(straddle.sum())} kink-straddling entries",
                               np.where(straddle, r, 0.0))
     rest = ~(straddle | clamp)
     sat = saturated_units(net, fw, ctx.eps_machine, ctx.h).into & rest
+    counts["float-saturation"] = int(sat.sum())
     if sat.any():
         parts["float-saturation"] = (f"{int(sat.sum())} entries into saturated units",
                                      np.where(sat, r, 0.0))
@@ -143,7 +150,7 @@ def attribute(ctx: DiagContext) -> Attribution:
     out = []
     for pid, (label, vec) in parts.items():
         remaining = int((fin & (np.abs(E - vec) > ctx.tol)).sum())
-        out.append(Part(pid, label, _share(vec, E, norm2), remaining))
+        out.append(Part(pid, label, _share(vec, E, norm2), remaining, counts.get(pid, -1)))
     out.sort(key=lambda p: -abs(p.share))
     return Attribution(tuple(out), int(bad.sum()), int(fin.sum()))
 
@@ -169,11 +176,16 @@ def output_share(ctx: DiagContext, mask: Array) -> float:
 
 
 def render(att: Attribution, total_entries: int) -> str:
-    """Return the one-line attribution, largest share first, e.g. 'pairing ...: 97%; ...'."""
-    shown = [p for p in att.parts if abs(p.share) >= 0.005] or list(att.parts[:1])
+    """Return the one-line attribution, largest share first, e.g. 'pairing ...: 97%; ...'.
+
+    A part is shown when it explains at least 0.5% or when it is about some outputs or
+    entries (a clamp that explains 0% is worth saying).
+    """
+    shown = [p for p in att.parts if abs(p.share) >= 0.005 or p.count > 0] \
+        or list(att.parts[:1])
     items = []
     for k, p in enumerate(shown):
-        text = f"{p.label}: {'explains ' if k == 0 else ''}{100 * p.share:.0f}%"
+        text = f"{p.label}: {'explains ' if k == 0 else ''}{round(100 * p.share)}%"
         if k == 0:
             text += f" of the error (without it {p.remaining} of {total_entries} entries mismatch)"
         items.append(text)

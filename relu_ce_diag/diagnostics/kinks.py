@@ -15,7 +15,7 @@ import numpy as np
 from relu_ce_diag.compare import max_relative
 from relu_ce_diag.data import Arrays
 from relu_ce_diag.diagnostics.context import DiagContext, listing, unit_name
-from relu_ce_diag.network import Forward, Net, forward
+from relu_ce_diag.network import Forward, Net, with_bias
 from relu_ce_diag.results import Finding
 
 Array = np.ndarray
@@ -34,26 +34,54 @@ class Crossing:
     effect: float
 
 
+def _stencil_z(net: Net, mats: list[Array], fw: Forward, p: int, d: float,
+               ) -> dict[int, Array]:
+    """Return the pre-activations that move when entry p changes by d: its own layer's
+    column (N, 1) and every layer above (N, n); computed from the cached forward pass."""
+    layer, j, i = _position(net, p)
+    zs = {layer: (fw.z[layer][:, j] + d * fw.inputs[layer][:, i])[:, None]}
+    if layer + 1 < len(mats):
+        act = net.layer_act(layer)
+        delta = act.f(zs[layer][:, 0], net.leaky_slope) - fw.inputs[layer + 1][:, j]
+        zs[layer + 1] = fw.z[layer + 1] + delta[:, None] * mats[layer + 1][:, j][None, :]
+    for upper in range(layer + 2, len(mats)):
+        a = with_bias(net.layer_act(upper - 1).f(zs[upper - 1], net.leaky_slope))
+        zs[upper] = a @ mats[upper].T
+    return zs
+
+
+def _position(net: Net, p: int) -> tuple[int, int, int]:
+    """Return (layer, row j, column i) of flat parameter index p."""
+    start = 0
+    for layer, (r, c) in enumerate(net.shapes):
+        if p < start + r * c:
+            return layer, (p - start) % r, (p - start) // r
+        start += r * c
+    raise IndexError(f"parameter index {p} is outside 0..{net.n_params - 1}")
+
+
 def crossings(net: Net, arr: Arrays, fw: Forward, h: float, entries: Array) -> list[Crossing]:
-    """Return the crossings of the flat entries (E,) at W +- h; ``fw`` is the forward at W."""
-    W = arr.W
-    kinked = [(layer, net.layer_act(layer).kinks) for layer in range(len(net.shapes))
-              if net.layer_act(layer).kinks]
+    """Return the crossings of the flat entries (E,) at W +- h; ``fw`` is the forward at W.
+
+    Only what the entry moves is recomputed: its own pre-activation column, the layer above
+    by a rank-one update, and full products further up.
+    """
+    mats = net.unpack(arr.W)
     found = []
     for p in entries:
-        Wp, Wm = W.copy(), W.copy()
-        Wp[p] += h
-        Wm[p] -= h
         with np.errstate(all="ignore"):
-            zp = forward(net, Wp, arr.X, arr.Y).z
-            zm = forward(net, Wm, arr.X, arr.Y).z
-        for layer, points in kinked:
-            z0 = fw.z[layer]
+            zp = _stencil_z(net, mats, fw, int(p), h)
+            zm = _stencil_z(net, mats, fw, int(p), -h)
+        own, j = _position(net, int(p))[:2]
+        for layer in zp:
+            points = net.layer_act(layer).kinks
+            z0 = fw.z[layer][:, [j]] if layer == own else fw.z[layer]
             for k in points:
                 hit = np.sign(zp[layer] - k) != np.sign(zm[layer] - k)
                 for s, u in zip(*np.nonzero(hit), strict=True):
                     found.append(Crossing(
-                        int(p), layer, int(u), int(s), float(abs(z0[s, u] - k)),
+                        int(p), layer, j if layer == own else int(u), int(s),
+                        float(abs(z0[s, u] - k)),
                         float(abs(zp[layer][s, u] - zm[layer][s, u]) / 2)))
     return found
 

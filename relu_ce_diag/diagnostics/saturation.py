@@ -32,7 +32,7 @@ def clamp_finding(ctx: DiagContext) -> list[Finding]:
             f"({int(low.sum())} with y <= eps, {int(high.sum())} with 1 - y <= eps), so the "
             f"loss is flat there; {crossed} entries' steps cross the clamp")
     if ctx.prep.spec.backprop == "shortcut":
-        text += f"; the clamped outputs explain {100 * share:.0f}% of the error"
+        text += f"; the clamped outputs explain {round(100 * share)}% of the error"
     return [Finding(
         "clamp-saturation", "info" if ctx.status == "pass" else "warning", text,
         fix=f"--out {LOSSES[net.loss].canonical} with smaller weights, or --backprop exact",
@@ -56,7 +56,7 @@ def float_finding(ctx: DiagContext) -> list[Finding]:
     text = (f"{sat.rounded} activations round to exactly their bound and {sat.coarse} lie so "
             f"close to 1 that rounding swamps the step's effect (|z| up to {sat.max_abs_z:.3g}; "
             f"units with sample counts: {listing(list(sat.units), 4)}); the {int(into.sum())} "
-            f"weights into these units carry {100 * share:.0f}% of the error "
+            f"weights into these units carry {round(100 * share)}% of the error "
             f"({int((bad & into).sum())} of them mismatch, {int((bad & ~into).sum())} elsewhere)")
     return [Finding(
         "float-saturation", "info" if ctx.status == "pass" else "warning", text,
