@@ -200,8 +200,9 @@ class _Evaluator:
         net = self.net
         if layer == self.last and self.softmax_cce:
             return self.softmax_output(h, block_elements)
-        if layer == self.last - 1 and net.layer_act(layer).name in _PIECES:
-            return self.below_output(h, block_elements)
+        if layer < self.last and all(net.layer_act(q).name in _PIECES
+                                     for q in range(layer, self.last)):
+            return self.linear_pairs(layer, h, block_elements)
         rows, cols = net.shapes[layer]
         diff = np.empty(rows * cols, dtype=self.fw.z[layer].dtype)
         straddle = np.zeros(rows * cols, dtype=bool)
@@ -251,54 +252,98 @@ class _Evaluator:
                 clamp[J, I] |= cl.any(axis=0)
         return diff, np.zeros((n_out, cols), dtype=bool), clamp
 
-    def below_output(self, h: float, block_elements: int) -> tuple[Array, Array, Array]:
-        """Return (f(+h) - f(-h), straddle, clamp), each (rows, cols), for every entry of the
-        layer just below the output, whose activation is piecewise linear: per (sample, unit)
-        pair, skipping the pairs that cannot change the loss."""
-        net, fw, layer = self.net, self.fw, self.last - 1
+    def directions(self, layer: int, tmax: Array) -> tuple[Array, Array]:
+        """Return V (N, n_out, rows) and ``linear`` (N, rows) for unit activations of
+        ``layer``: when unit j of sample n moves by t, |t| <= tmax[n], and every unit above it
+        stays on its side of its kink (``linear``), the output pre-activations move by exactly
+        t V[n, :, j], the piecewise-linear layers between acting as their slopes."""
+        net, fw = self.net, self.fw
+        w = self.mats[layer + 1][:, :-1]
+        N, rows = fw.z[layer].shape
+        U = np.broadcast_to(w, (N,) + w.shape)  # (N, n_{l+1}, rows): t -> change of z_{l+1}
+        linear = np.ones((N, rows), dtype=bool)
+        for q in range(layer + 1, self.last):
+            act = net.layer_act(q)
+            zq = fw.z[q]
+            if act.kinks:
+                # Room for the rounding of the re-evaluated layers: 1e-12 of the terms' size.
+                mag = np.abs(fw.inputs[q]) @ np.abs(self.mats[q]).T  # (N, n_q)
+                reach = tmax[:, None, None] * np.abs(U) * (1 + 1e-6) + 1e-12 * mag[:, :, None]
+                linear &= (np.abs(zq)[:, :, None] > reach).all(axis=1)
+            lo, hi = _PIECES[act.name](net.leaky_slope)
+            U = self.mats[q + 1][:, :-1] @ (np.where(zq > 0, hi, lo)[:, :, None] * U)
+        return np.asarray(U), linear
+
+    def linear_pairs(self, layer: int, h: float, block_elements: int,
+                     ) -> tuple[Array, Array, Array]:
+        """Return (f(+h) - f(-h), straddle, clamp), each (rows, cols), for every entry of a
+        layer whose activation, and every one above it but the output's, is piecewise linear.
+
+        Work is per (sample, unit) pair: a pair far from every kink moves the outputs by
+        exactly slope * h * x times a fixed direction (one expm1 per output for softmax/cce);
+        a relu pair inactive on both sides of the stencil changes nothing and is skipped; the
+        rest are evaluated exactly as computed."""
+        net, fw = self.net, self.fw
         act = net.layer_act(layer)
         lo, hi = _PIECES[act.name](net.leaky_slope)
         inp, z = fw.inputs[layer], fw.z[layer]  # (N, cols), (N, rows)
-        w_out = self.mats[self.last][:, :-1]  # (n_out, rows)
         dz = h * inp  # (N, cols): exactly the dz of the stencil
         reach = np.abs(dz).max(axis=1)  # (N,) largest |dz| of each sample
         # Far from the kink (|z| > |dz| for floats) neither side crosses: exact slope.
         far = (np.abs(z) > reach[:, None]) if act.kinks else np.ones(z.shape, dtype=bool)
         slope = np.where(z > 0, hi, lo)
         live = ~far | (slope != 0) | ~self.finite[:, None]  # a dead pair changes nothing
-        bound = reach[:, None] * np.abs(w_out).max(axis=0)[None, :] * max(abs(lo), abs(hi))
-        rows_n = np.arange(z.shape[0])
-        fast = far & live & self.safe(rows_n[:, None], bound)
+        tmax = reach * max(abs(lo), abs(hi))
+        V, linear = self.directions(layer, tmax)  # (N, n_out, rows), (N, rows)
+        bound = tmax[:, None] * np.abs(V).max(axis=1)
+        fast = far & linear & live & self.safe(np.arange(z.shape[0])[:, None], bound)
         n_rows, n_cols = z.shape[1], inp.shape[1]
         diff = np.zeros((n_rows, n_cols), dtype=dz.dtype)
         straddle = np.zeros((n_rows, n_cols), dtype=bool)
         clamp = np.zeros((n_rows, n_cols), dtype=bool)
+        width = n_cols * max(net.sizes[layer + 2:])
         for which in (fast, live & ~fast):
             J, n = np.nonzero(which.T)  # pairs sorted by unit
-            width = n_cols if which is fast else n_cols * w_out.shape[0]
-            chunk = max(1, min(FAST_CHUNK, block_elements) // width)
+            chunk = max(1, min(FAST_CHUNK, block_elements) // n_cols if which is fast
+                        else block_elements // width)
             for c0 in range(0, J.size, chunk):
                 Jc, nc = J[c0:c0 + chunk], n[c0:c0 + chunk]
                 if which is fast:
                     t = slope[nc, Jc][:, None] * dz[nc]  # (A, cols)
-                    d = self.softmax_cce_diff(nc, t, w_out[:, Jc].T)
+                    d = self.softmax_cce_diff(nc, t, V[nc, :, Jc])
                 else:
-                    zc = z[nc, Jc][:, None]
-                    zp, zm = zc + dz[nc], zc - dz[nc]
-                    a0 = fw.inputs[layer + 1][nc, Jc][:, None]
-                    with np.errstate(over="ignore", invalid="ignore"):
-                        dap = act.f(zp, net.leaky_slope) - a0
-                        dam = act.f(zm, net.leaky_slope) - a0
-                    Zc = fw.z[self.last][nc][:, None, :]
-                    wj = w_out[:, Jc].T[:, None, :]  # (A, 1, n_out)
-                    d, st, cl = self.output_diff(nc, Zc + dap[..., None] * wj,
-                                                 Zc + dam[..., None] * wj)
-                    if act.kinks:
-                        st |= _crossed(zp, zm, act.kinks)
+                    d, st, cl = self.exact_pairs(layer, nc, Jc, dz[nc])
                     _scatter_or(straddle, Jc, st)
                     _scatter_or(clamp, Jc, cl)
                 _scatter_add(diff, Jc, d)
         return diff, straddle, clamp
+
+    def exact_pairs(self, layer: int, n: Array, J: Array, dz: Array,
+                    ) -> tuple[Array, Array, Array]:
+        """Evaluate pairs (n[a], J[a]) for every input i exactly as computed: return
+        (f(+) - f(-), straddle, clamp), each (A, cols); dz (A, cols) is h * input[n]."""
+        net, fw = self.net, self.fw
+        act = net.layer_act(layer)
+        zc = fw.z[layer][n, J][:, None]
+        zp, zm = zc + dz, zc - dz
+        a0 = fw.inputs[layer + 1][n, J][:, None]
+        with np.errstate(over="ignore", invalid="ignore"):
+            dap = act.f(zp, net.leaky_slope) - a0
+            dam = act.f(zm, net.leaky_slope) - a0
+        straddle = _crossed(zp, zm, act.kinks) if act.kinks else np.zeros(zp.shape, bool)
+        Zc = fw.z[layer + 1][n][:, None, :]
+        col = self.mats[layer + 1][:, J].T[:, None, :]  # (A, 1, n_{l+1})
+        Zp, Zm = Zc + dap[..., None] * col, Zc + dam[..., None] * col
+        for upper in range(layer + 1, self.last):
+            up_act = net.layer_act(upper)
+            if up_act.kinks:
+                straddle |= _crossed(Zp, Zm, up_act.kinks).any(axis=-1)
+            w = self.mats[upper + 1]
+            with np.errstate(over="ignore", invalid="ignore"):
+                Zp = with_bias(up_act.f(Zp, net.leaky_slope)) @ w.T
+                Zm = with_bias(up_act.f(Zm, net.leaky_slope)) @ w.T
+        d, st, cl = self.output_diff(n, Zp, Zm)
+        return d, straddle | st, cl
 
 
 def _segments(J: Array) -> tuple[Array, Array]:

@@ -51,9 +51,11 @@ def _loop(net: Net, W, X, Y, h: float) -> tuple[np.ndarray, float]:
         return numeric, abs(forward(net, W, X, Y).f)
 
 
-def _brute_flags(net: Net, W, X, Y, h: float) -> tuple[np.ndarray, np.ndarray]:
+def _brute_flags(net: Net, W, X, Y, h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Flag each entry whose two perturbed full forward passes put some pre-activation on
-    different sides of (or on) a kink, or some output on different sides of the clamp."""
+    different sides of (or on) a kink, or some output on different sides of the clamp; also
+    return the central differences (P,) of those passes."""
+    numeric = np.zeros(W.size)
     straddle = np.zeros(W.size, dtype=bool)
     clamp = np.zeros(W.size, dtype=bool)
 
@@ -66,6 +68,7 @@ def _brute_flags(net: Net, W, X, Y, h: float) -> tuple[np.ndarray, np.ndarray]:
         Wm[p] -= h
         with np.errstate(all="ignore"):
             fp, fm = forward(net, Wp, X, Y), forward(net, Wm, X, Y)
+            numeric[p] = (fp.f - fm.f) / (2 * h)
         for layer, (zp, zm) in enumerate(zip(fp.z, fm.z, strict=True)):
             for k in net.layer_act(layer).kinks:
                 straddle[p] |= bool((side(zp, k) != side(zm, k)).any())
@@ -73,7 +76,7 @@ def _brute_flags(net: Net, W, X, Y, h: float) -> tuple[np.ndarray, np.ndarray]:
             clamp[p] |= bool((side(fp.y, net.eps) != side(fm.y, net.eps)).any())
         if net.loss == "ce":
             clamp[p] |= bool((side(1 - fp.y, net.eps) != side(1 - fm.y, net.eps)).any())
-    return straddle, clamp
+    return numeric, straddle, clamp
 
 
 def _assert_close(ours: np.ndarray, loop: np.ndarray, f: float, h: float) -> None:
@@ -113,14 +116,16 @@ def test_matches_plain_loop_three_hidden_layers(act):
 
 
 @pytest.mark.parametrize(("act", "out", "loss"), COMBOS)
-@pytest.mark.parametrize(("h", "eps"), [(1e-6, MATLAB_EPS), (0.05, 0.05), (0.3, 0.01)])
-def test_flags_match_brute_force_oracle(act, out, loss, h, eps):
+@pytest.mark.parametrize(("h", "eps", "hidden"), [
+    (1e-6, MATLAB_EPS, (5,)), (0.05, 0.05, (5,)), (0.3, 0.01, (5,)), (0.05, 0.05, (5, 4))])
+def test_flags_match_brute_force_oracle(act, out, loss, h, eps, hidden):
     """Flag exactly the entries whose perturbed forward passes cross a kink or the clamp."""
-    net, W, X, Y = _case(act, out, loss, eps=eps, seed=3)
+    net, W, X, Y = _case(act, out, loss, eps=eps, seed=3, hidden=hidden)
     ng = _structured(net, W, X, Y, h)
-    straddle, clamp = _brute_flags(net, W, X, Y, h)
+    numeric, straddle, clamp = _brute_flags(net, W, X, Y, h)
     np.testing.assert_array_equal(ng.straddle, straddle)
     np.testing.assert_array_equal(ng.clamp, clamp)
+    _assert_close(ng.numeric, numeric, abs(forward(net, W, X, Y).f), h)
 
 
 def test_flags_see_a_pre_activation_exactly_on_the_kink():
@@ -130,7 +135,7 @@ def test_flags_see_a_pre_activation_exactly_on_the_kink():
     mats[0][0, :] = 0.0  # unit 0 of the hidden layer: z = 0 on every sample
     W = np.concatenate([m.ravel(order="F") for m in mats])
     ng = _structured(net, W, X, Y, 1e-6)
-    straddle, clamp = _brute_flags(net, W, X, Y, 1e-6)
+    _, straddle, clamp = _brute_flags(net, W, X, Y, 1e-6)
     np.testing.assert_array_equal(ng.straddle, straddle)
     np.testing.assert_array_equal(ng.clamp, clamp)
     rows = net.shapes[0][0]
