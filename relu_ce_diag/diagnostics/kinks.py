@@ -117,6 +117,8 @@ def straddle_finding(ctx: DiagContext) -> list[Finding]:
     safe = min(positive) if positive else float("nan")
     if positive and margin > 0:
         advice = f"a step below {safe:.1e} avoids the straddle"
+        if safe < np.sqrt(ctx.eps_machine):  # below ~1e-8 (float64) round-off takes over
+            advice += ", but so small a step is round-off dominated: keep the entries set aside"
     elif positive:
         advice = (f"some pre-activations are exactly 0, which no step avoids "
                   f"(see zero-preactivation); for the others a step below {safe:.1e}")
