@@ -74,12 +74,15 @@ DIAGNOSTICS: dict[str, Diagnostic] = {d.id: d for d in (
         "softmax + cce), smaller initial weights, or the exact chain rule (--backprop exact), "
         "which includes the clamp."),
     Diagnostic(
-        "float-saturation", "outputs round to exactly 0 or 1",
+        "float-saturation", "activations round to (or too near) their bound of 0 or 1",
         "sigmoid(z) rounds to exactly 1 for z > 37 in float64 (z > 17 in float32), and a "
         "softmax or tanh output can round to its bound as well. Then 1 - y is 0, log(1 - y) "
         "is clamped (or -inf without a clamp), and y (1 - y) is 0, so the loss is flat and "
-        "gradients vanish; the saturated outputs are counted and their share of the mismatch "
-        "is given.",
+        "gradients vanish. Short of that, floats next to 1 are spaced eps_machine apart, so "
+        "when 1 - y is below about eps_machine / (1e-3 h) the step's effect on the unit is lost "
+        "in rounding and the central difference is wrong, in hidden layers as well. The units "
+        "are named with the number of samples, and the share of the error on the weights into "
+        "them is given.",
         "Scale the weights or inputs down (large pre-activations), or compute the loss from "
         "the logits (log-sigmoid / log-softmax) instead of from y."),
     Diagnostic(
@@ -118,7 +121,8 @@ DIAGNOSTICS: dict[str, Diagnostic] = {d.id: d for d in (
         "For a failing or kinked cell the discrepancy analytic - numeric is split exactly into "
         "parts: the wrong output delta (analytic minus the exact chain rule of the unclamped "
         "loss), the clamp (unclamped minus clamped exact gradient, plus steps that cross the "
-        "clamp), the kink-straddling entries, and the remaining finite-difference error. Each "
+        "clamp), the kink-straddling entries, the entries into units that round to (or too "
+        "near) 1, and the remaining finite-difference error. Each "
         "part's share is its projection on the total error (the shares add up to 100%), and "
         "the number of entries that would still mismatch without it is given.",
         "Fix the cause with the largest share first; see relu-diag explain ID for each."),
