@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -245,8 +245,7 @@ def classify(points: Sequence[StepPoint], eps_machine: float,
 
 
 def _relabel(p: StepPoint, region: str) -> StepPoint:
-    return StepPoint(p.step, p.max_rel, p.normwise, p.clean, p.straddled, p.clamp_crossed,
-                     p.flagged, region)
+    return replace(p, region=region)
 
 
 def _range(hs: Sequence[float]) -> str:
@@ -343,11 +342,9 @@ def sweep_prepared(prep: Prepared, steps: Sequence[float],
     W, X, Y = arr.W, arr.X, arr.Y
     fw = forward(net, W, X, Y)
     exact_ds = deltas(net, W, fw, Y, "exact")
-    if analytic is not None:
-        pass
-    elif spec.backprop == "exact":
+    if analytic is None and spec.backprop == "exact":
         analytic = pack([d.T @ ab for d, ab in zip(exact_ds, fw.inputs, strict=True)])
-    else:
+    elif analytic is None:
         analytic = backprop(net, W, X, Y, spec.backprop, fw=fw)[1]
     scale = sample_scale(net, fw, exact_ds)
 
