@@ -71,7 +71,8 @@ def max_relative(a: Array, n: Array) -> float:
         err = np.abs(a - n)
         big = np.maximum(np.abs(a), np.abs(n))
         rel = np.where(big > 0, err / np.where(big > 0, big, 1.0), 0.0)
-    return float(np.max(np.where(np.isfinite(rel), rel, np.inf)))
+    finite = np.isfinite(a) & np.isfinite(n)  # a NaN or inf entry is an infinite error
+    return float(np.max(np.where(finite, rel, np.inf)))
 
 
 def normwise_relative(a: Array, n: Array) -> float:

@@ -143,3 +143,20 @@ def test_help_documents_exit_codes():
     assert r.exit_code == 0
     for code in ("0 ", "1 ", "2 ", "3 ", "130"):
         assert code in r.stdout
+
+
+def test_output_file_has_ordinary_permissions(tmp_path):
+    """--output files follow the umask like any other file (not mkstemp's 0600)."""
+    import os
+    out = tmp_path / "r.json"
+    assert run("check", "--act", "relu", "--loss", "cce", "--output", str(out)).exit_code == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_max_relative_counts_nan_as_infinite():
+    """A NaN entry makes the CS231n error infinite, never 0."""
+    from relu_ce_diag.compare import max_relative
+    assert max_relative(np.array([1.0, 2.0]), np.array([1.0, np.nan])) == float("inf")
+    assert max_relative(np.array([1.0, 2.0]), np.array([1.0, 2.0])) == 0.0
