@@ -227,17 +227,16 @@ class _Evaluator:
         clamp = np.zeros((n_out, cols), dtype=bool)
         ok = self.safe(np.arange(dz.shape[0]), np.abs(dz).max(axis=1))
         safe = np.flatnonzero(ok)
-        step = max(1, min(FAST_CHUNK, block_elements) // cols)
-        for s0 in range(0, safe.size, step):  # blocks of samples keep (samples, cols) small
+        step = max(1, block_elements // (n_out * cols))
+        for s0 in range(0, safe.size, step):  # blocks of samples keep (samples, n_out, cols) small
             rows = safe[s0:s0 + step]
             d = dz[rows]
             ep = np.expm1(d)
             em = -ep / (1 + ep)  # expm1(-d)
-            y, Y, lead = fw.y[rows], self.Y[rows], self.sum_y[rows][:, None]
-            for k in range(n_out):
-                yk = y[:, k:k + 1]
-                diff[k] += (lead * (np.log1p(yk * ep) - np.log1p(yk * em))
-                            - 2 * d * Y[:, k:k + 1]).sum(axis=0)
+            y = fw.y[rows][:, :, None]
+            lse = np.log1p(y * ep[:, None, :]) - np.log1p(y * em[:, None, :])  # (S, n_out, cols)
+            diff += (self.sum_y[rows] @ lse.reshape(rows.size, -1)).reshape(n_out, cols)
+            diff -= 2 * self.Y[rows].T @ d
         rows = np.flatnonzero(~ok)  # near the clamp or non-finite: exactly as computed
         if rows.size:
             bsize = max(1, block_elements // (rows.size * n_out))
