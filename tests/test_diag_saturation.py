@@ -85,7 +85,7 @@ def test_saturated_sigmoid_exact_puts_the_error_on_float_saturation():
     f = _finding(r, "float-saturation")
     assert f is not None
     data = dict(f.data)
-    assert data["share"] > 0.9 and data["mismatched_elsewhere"] == 0
+    assert data["share"] > 0.9 and data["mismatched_without"] == 0
 
 
 @pytest.mark.parametrize("act, loss", [("sigmoid", "ce"), ("relu", "cce"), ("tanh", "se")])

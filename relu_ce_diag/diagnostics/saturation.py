@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from relu_ce_diag.diagnostics.attribution import output_share
+from relu_ce_diag.diagnostics.attribution import attribute, output_share
 from relu_ce_diag.diagnostics.context import DiagContext, clamp_masks, listing
 from relu_ce_diag.diagnostics.rounding import saturated_units
 from relu_ce_diag.losses import LOSSES, MATLAB_EPS
@@ -43,28 +43,25 @@ def clamp_finding(ctx: DiagContext) -> list[Finding]:
 
 def float_finding(ctx: DiagContext) -> list[Finding]:
     """Return the ``float-saturation`` finding: bounded activations (outputs and hidden)
-    rounded to or near a bound, and the share of the error on the weights into those units."""
+    rounded to or near a bound, and the attribution's share of the rounding error on the
+    weights into those units."""
     sat = saturated_units(ctx.net, ctx.fw, ctx.eps_machine, ctx.h)
     if not sat.units:
         return []
-    into = sat.into
-    E = np.where(ctx.cmp.finite, ctx.analytic.astype(np.float64)
-                 - ctx.ng.numeric.astype(np.float64), 0.0)
-    norm2 = float(E @ E)
-    share = float(np.where(into, E, 0.0) @ E) / norm2 if norm2 > 0 else 0.0
-    bad = ~ctx.cmp.ok & ~ctx.set_aside
+    part = next((p for p in attribute(ctx).parts if p.id == "float-saturation"), None)
+    share = part.share if part is not None else 0.0
+    without = part.remaining if part is not None else int((~ctx.cmp.ok & ~ctx.set_aside).sum())
     text = (f"{sat.rounded} activations round to exactly their bound and {sat.coarse} lie so "
             f"close to 1 that rounding swamps the step's effect (|z| up to {sat.max_abs_z:.3g}; "
-            f"units with sample counts: {listing(list(sat.units), 4)}); the {int(into.sum())} "
-            f"weights into these units carry {round(100 * share)}% of the error "
-            f"({int((bad & into).sum())} of them mismatch, {int((bad & ~into).sum())} elsewhere)")
+            f"units with sample counts: {listing(list(sat.units), 4)}); the rounding error on "
+            f"the {int(sat.into.sum())} weights into these units is {round(100 * share)}% of "
+            f"the error (without it {without} of {sat.into.size} entries mismatch)")
     return [Finding(
         "float-saturation", "info" if ctx.status == "pass" else "warning", text,
         fix="smaller weights or inputs, or a loss computed from the logits",
         data=(("rounded", sat.rounded), ("coarse", sat.coarse), ("units", list(sat.units[:50])),
-              ("entries", int(into.sum())), ("max_abs_z", sat.max_abs_z), ("share", share),
-              ("mismatched_in", int((bad & into).sum())),
-              ("mismatched_elsewhere", int((bad & ~into).sum()))))]
+              ("entries", int(sat.into.sum())), ("max_abs_z", sat.max_abs_z), ("share", share),
+              ("mismatched_without", without)))]
 
 
 def nonfinite_finding(ctx: DiagContext) -> list[Finding]:
