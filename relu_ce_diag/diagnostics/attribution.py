@@ -155,26 +155,6 @@ def attribute(ctx: DiagContext) -> Attribution:
     return Attribution(tuple(out), int(bad.sum()), int(fin.sum()))
 
 
-def output_share(ctx: DiagContext, mask: Array) -> float:
-    """Return the share of the error that the clamp at the outputs ``mask`` (N, n_out) explains.
-
-    This is the part G(d_free - d_exact) restricted to those outputs, for a shortcut or
-    unclamped backprop, projected on the total error like the parts of ``attribute``.
-    """
-    net, arr, fw = ctx.net, ctx.prep.arrays, ctx.fw
-    a = ctx.analytic.astype(np.float64)
-    n = ctx.ng.numeric.astype(np.float64)
-    fin = np.isfinite(a) & np.isfinite(n)
-    E = np.where(fin, a - n, 0.0)
-    if ctx.prep.spec.backprop != "shortcut" or not mask.any():
-        return 0.0
-    active = clamp_masks(fw.y, arr.Y, net.loss, net.eps)[2]
-    diff = unclamped_delta(net, fw, arr.Y) - output_delta(net, fw, arr.Y, "exact")
-    mask = mask & active
-    vec = grad_from_delta(net, arr.W, fw, np.where(mask, diff, 0.0)).astype(np.float64)
-    return _share(np.where(fin, vec, 0.0), E, float(E @ E))
-
-
 def render(att: Attribution, total_entries: int) -> str:
     """Return the one-line attribution, largest share first, e.g. 'pairing ...: 97%; ...'.
 

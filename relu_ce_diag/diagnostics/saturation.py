@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from relu_ce_diag.diagnostics.attribution import attribute, output_share
+from relu_ce_diag.diagnostics.attribution import attribute
 from relu_ce_diag.diagnostics.context import DiagContext, clamp_masks, listing
 from relu_ce_diag.diagnostics.rounding import saturated_units
 from relu_ce_diag.losses import LOSSES, MATLAB_EPS
@@ -27,18 +27,20 @@ def clamp_finding(ctx: DiagContext) -> list[Finding]:
     crossed = int(ctx.ng.clamp.sum())
     if not active.any() and not crossed:
         return []
-    share = output_share(ctx, active)
+    part = next(p for p in attribute(ctx).parts if p.id == "clamp-saturation")
+    share = part.share
     text = (f"{int(active.sum())} of {y.size} outputs sit inside the eps clamp where it counts "
             f"({int(low.sum())} with y <= eps, {int(high.sum())} with 1 - y <= eps), so the "
             f"loss is flat there; {crossed} entries' steps cross the clamp")
-    if ctx.prep.spec.backprop == "shortcut":
-        text += f"; the clamped outputs explain {round(100 * share)}% of the error"
+    if ctx.status != "pass":
+        text += (f"; the clamp explains {round(100 * share)}% of the error (without it "
+                 f"{part.remaining} of {ctx.analytic.size} entries mismatch)")
     return [Finding(
         "clamp-saturation", "info" if ctx.status == "pass" else "warning", text,
         fix=f"--out {LOSSES[net.loss].canonical} with smaller weights, or --backprop exact",
         data=(("clamped", int(active.sum())), ("y_le_eps", int(low.sum())),
               ("one_minus_y_le_eps", int(high.sum())), ("steps_crossing", crossed),
-              ("share", share)))]
+              ("share", share), ("mismatched_without", part.remaining)))]
 
 
 def float_finding(ctx: DiagContext) -> list[Finding]:
