@@ -26,19 +26,23 @@ Progress = Callable[[int, int], None]
 OK, KINK, MISMATCH, FLAT, NONFINITE = 0, 1, 2, 3, 4
 KIND_NAMES = ("ok", "kink", "mismatch", "flat", "nonfinite")
 STEPS = {"float64": 1e-6, "float32": 1e-2}
-ONE_SIDED_FACTOR = 2.0  # one-sided truncation: the error at h/2 is about |d(h) - d(h/2)|
+LEVELS = 6  # one-sided differences at h/2 ... h/64 for a check that mismatches
 LARGE_P = 20_000  # above this, the announcement suggests --directions
 PROBE_INCREMENT = 3e-11  # relative loss change per probe step: float64 resolves it, float32 not
+PROBE_STEPS = 5
+NOISE_FACTOR = 2.0  # the probe sees a few increments; the 2P calls may jitter somewhat more
 
 
 @dataclass(frozen=True)
 class Precision:
     """The precision the function computes in: ``name`` (float64|float32), the relative
-    resolution ``eps`` used by the error model, and why it was chosen."""
+    resolution ``eps`` used by the error model, why it was chosen, and the measured jitter
+    ``noise`` of f near W (absolute; it adds to the round-off when larger than eps |f|)."""
 
     name: str
     eps: float
     reason: str
+    noise: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -86,50 +90,59 @@ def _representable32(values: Array) -> bool:
     return nontrivial.size >= 2 and bool(np.all(v.astype(np.float32).astype(np.float64) == v))
 
 
-def _probe_coarse(fn: GradFn, W: Array, X: Array, Y: Array, base: Call, label: str,
-                  rng: np.random.Generator) -> bool | None:
-    """Step W by tiny equal increments along a random direction; True when f does not move
-    in equal steps (it only resolves ~1e-7 relative), None when the probe says nothing."""
-    df = base.df.astype(np.float64)
-    if base.f == 0 or not np.all(np.isfinite(df)):
-        return None
+@dataclass(frozen=True)
+class _Probe:
+    """What tiny equal steps along a random direction show: ``coarse`` when f does not move
+    in equal increments (None: no information), ``noise`` the largest deviation of one
+    increment from their median (the jitter of f near W, e.g. from 1 - y rounding)."""
+
+    coarse: bool | None
+    noise: float = 0.0
+
+
+def _probe(fn: GradFn, W: Array, X: Array, Y: Array, base: Call, label: str,
+           rng: np.random.Generator) -> _Probe:
+    """Step W PROBE_STEPS times along a random direction, each step moving f by about
+    PROBE_INCREMENT relative: float64 resolves that in equal increments, float32 does not."""
+    df = np.where(np.isfinite(base.df), base.df, 0.0).astype(np.float64)
     v = rng.standard_normal(W.size)
     g = float(df @ v)
-    if g == 0:
-        return None
+    if base.f == 0 or g == 0:
+        return _Probe(None)
     s = PROBE_INCREMENT * abs(base.f) / abs(g)
-    fs, slopes = [base.f], []
     Wf = W.reshape(-1).astype(np.float64)
-    prev = Wf
-    for j in range(1, 4):
-        Wj = Wf + (j * s) * v
-        fj = call(fn, Wj.astype(W.dtype).reshape(W.shape), X, Y, label,
-                  "at a precision probe", need_grad=False).f
-        step = float(df @ (Wj - prev))
-        slopes.append((fj - fs[-1]) / step if step else np.nan)
-        fs.append(fj)
-        prev = Wj
-    sl = np.array(slopes)
-    if not np.all(np.isfinite(sl)):
-        return None
-    if np.all(sl == 0):
-        return True
-    return bool(np.ptp(sl) > 0.25 * np.max(np.abs(sl)))
+    fs = [base.f]
+    for j in range(1, PROBE_STEPS + 1):
+        Wj = np.asarray(Wf + (j * s) * v, dtype=W.dtype).reshape(W.shape)
+        fs.append(call(fn, Wj, X, Y, label, "at a precision probe", need_grad=False).f)
+    inc = np.diff(np.array(fs))
+    if not np.all(np.isfinite(inc)):
+        return _Probe(None)
+    if np.all(inc == 0):
+        return _Probe(True)
+    dev = float(np.max(np.abs(inc - np.median(inc))))
+    if dev > 0.25 * float(np.max(np.abs(inc))):
+        return _Probe(True)
+    return _Probe(False, dev)
 
 
 def detect_precision(fn: GradFn, W: Array, X: Array, Y: Array, base: Call, label: str,
-                     rng: np.random.Generator) -> Precision:
-    """Decide whether ``fn`` computes in float64 or float32 (3 extra calls at most)."""
-    eps32 = float(np.finfo(np.float32).eps)
+                     rng: np.random.Generator, forced: str | None = None) -> Precision:
+    """Decide whether ``fn`` computes in float64 or float32 and measure the jitter of f
+    (PROBE_STEPS extra calls at most); ``forced`` fixes the precision."""
+    eps32, eps64 = float(np.finfo(np.float32).eps), float(np.finfo(np.float64).eps)
+    if forced == "float32":
+        return Precision("float32", eps32, "as requested")
     low = [d for d in (base.f_dtype, base.df_dtype, W.dtype) if d.kind == "f" and d.itemsize <= 4]
-    if low:
+    if low and forced is None:
         return Precision("float32", eps32, f"it returns or receives {low[0]} values")
-    if _representable32(np.append(base.df.astype(np.float64), base.f)):
+    if forced is None and _representable32(np.append(base.df.astype(np.float64), base.f)):
         return Precision("float32", eps32, "every value it returns is exactly a float32")
-    if _probe_coarse(fn, W, X, Y, base, label, rng):
+    probe = _probe(fn, W, X, Y, base, label, rng)
+    if probe.coarse and forced is None:
         return Precision("float32", eps32, "its loss moves only in steps of ~1e-7 relative")
-    return Precision("float64", float(np.finfo(np.float64).eps), "float64 values that resolve "
-                     "changes far below float32's")
+    why = "as requested" if forced else "float64 values that resolve changes far below float32's"
+    return Precision("float64", eps64, why, probe.noise)
 
 
 class _Stencil:
@@ -183,10 +196,7 @@ def check_blackbox(fn: GradFn, W: Array, X: Array, Y: Array, *, label: str = "fn
         raise UserFunctionError(f"{label}: f is {base.f} at W; the gradient of a non-finite "
                                 "loss cannot be checked")
     _require_deterministic(base, call(user, W, X, Y, label, "at W (second call)"), label)
-    if precision is None:
-        prec = detect_precision(user, W, X, Y, base, label, rng)
-    else:
-        prec = Precision(precision, float(np.finfo(np.dtype(precision)).eps), "as requested")
+    prec = detect_precision(user, W, X, Y, base, label, rng, precision)
     h = step if step is not None else STEPS[prec.name]
     V = random_directions(direction_rng(seed), directions, W.size) if directions else None
     st = _Stencil(W, base.df.astype(np.float64), prec, V)
@@ -214,7 +224,7 @@ def check_blackbox(fn: GradFn, W: Array, X: Array, Y: Array, *, label: str = "fn
     with np.errstate(invalid="ignore", over="ignore"):
         n = (fp - fm) / (Lp - Lm)
         scale = np.abs(fp) + np.abs(fm)
-    scale = np.where(np.isfinite(scale), scale, 0.0)
+    scale = np.where(np.isfinite(scale), scale, 0.0) + NOISE_FACTOR * prec.noise / eps
     tol = tolerance(a, n, None, scale, h, eps)
     cmp = compare(a, n, tol)
     kind = np.full(K, OK, dtype=np.int8)
@@ -234,8 +244,23 @@ def check_blackbox(fn: GradFn, W: Array, X: Array, Y: Array, *, label: str = "fn
         if not np.isfinite(nh):
             kind[k] = NONFINITE
         elif abs(a[k] - n[k]) > tol[k]:
-            kind[k], left[k], right[k] = _one_sided(a[k], f0, (fp[k], Lp[k]), (fm[k], Lm[k]),
-                                                    (fph, Lph), (fmh, Lmh), eps)
+            sides = [_Sides(f0, (fp[k], Lp[k]), (fm[k], Lm[k])),
+                     _Sides(f0, (fph, Lph), (fmh, Lmh))]
+            if _flat(f0, sides):
+                kind[k], left[k], right[k] = FLAT, sides[1].left, sides[1].right
+                continue
+            for level in range(2, LEVELS + 1):
+                verdict = _explain(a[k], sides, eps, prec.noise)
+                if verdict is not None:
+                    break
+                t = h / 2 ** level
+                pt, mt = f_at(k, t)[:2], f_at(k, -t)[:2]
+                sides.append(_Sides(f0, pt, mt))
+                total += 2
+            else:
+                verdict = _explain(a[k], sides, eps, prec.noise)
+            kind[k] = MISMATCH if verdict is None else verdict
+            left[k], right[k] = sides[-1].left, sides[-1].right
     return BlackBox(label, base.f, base.df.astype(np.float64), prec, h, a, n, tol, kind,
                     left, right, user.calls, V)
 
@@ -253,19 +278,54 @@ def _require_deterministic(first: Call, second: Call, label: str) -> None:
             "dropout/noise for the check")
 
 
-def _one_sided(a: float, f0: float, p: tuple[float, float], m: tuple[float, float],
-               ph: tuple[float, float], mh: tuple[float, float], eps: float,
-               ) -> tuple[int, float, float]:
-    """Classify a mismatched check from one-sided differences at h and h/2 (left, right)."""
-    r, l_ = (p[0] - f0) / p[1], (m[0] - f0) / m[1]
-    rh, lh = (ph[0] - f0) / ph[1], (mh[0] - f0) / mh[1]
-    if p[0] == f0 == m[0] and ph[0] == f0 == mh[0]:
-        return FLAT, lh, rh
-    ro_r = ROUNDOFF_FACTOR * eps * (abs(f0) + abs(ph[0])) / abs(ph[1])
-    ro_l = ROUNDOFF_FACTOR * eps * (abs(f0) + abs(mh[0])) / abs(mh[1])
-    s_r = ro_r + ONE_SIDED_FACTOR * abs(r - rh)
-    s_l = ro_l + ONE_SIDED_FACTOR * abs(l_ - lh)
-    s = max(s_r, s_l) + ULP_FACTOR * eps * max(abs(a), abs(lh), abs(rh))
-    real_kink = abs(rh - lh) > s_r + s_l
-    between = min(lh, rh) - s <= a <= max(lh, rh) + s
-    return (KINK if real_kink and between else MISMATCH), lh, rh
+@dataclass(frozen=True)
+class _Sides:
+    """One-sided differences at one step: f(W), (f(W + t v), length), (f(W - t v), length)."""
+
+    f0: float
+    plus: tuple[float, float]
+    minus: tuple[float, float]
+
+    @property
+    def right(self) -> float:
+        return (self.plus[0] - self.f0) / self.plus[1]
+
+    @property
+    def left(self) -> float:
+        return (self.minus[0] - self.f0) / self.minus[1]
+
+    def roundoff(self, eps: float, noise: float) -> float:
+        """Round-off of the one-sided differences: (eps (|f0| + |f(W +- t)|) + noise) / t."""
+        t = min(abs(self.plus[1]), abs(self.minus[1]))
+        mag = abs(self.f0) + max(abs(self.plus[0]), abs(self.minus[0]))
+        return ROUNDOFF_FACTOR * (eps * mag + NOISE_FACTOR * noise) / t
+
+
+def _flat(f0: float, sides: list[_Sides]) -> bool:
+    """True when the loss does not move at all at any of the steps taken."""
+    return all(s.plus[0] == f0 == s.minus[0] for s in sides)
+
+
+def _explain(a: float, sides: list[_Sides], eps: float, noise: float) -> int | None:
+    """Judge a mismatched check from its one-sided differences at the last step t (the one
+    before is 2t): KINK when the analytic value lies between the left and right derivatives
+    (within round-off and truncation), MISMATCH when the loss is smooth within t (so smaller
+    steps cannot change the picture), None to try a smaller step (a kink lies within t).
+
+    On a smooth piece r - l = t f'' and each one-sided difference is off by about t |f''| / 2,
+    so the interval [l, r] widened by min(|r - l| / 2, the change of l and r from 2t) holds
+    the derivative; at a kink exactly at W the change from 2t is only the curvature, so the
+    widening stays tight.
+    """
+    cur, prev = sides[-1], sides[-2]
+    lo, hi = min(cur.left, cur.right), max(cur.left, cur.right)
+    ro = cur.roundoff(eps, noise)
+    ulp = ULP_FACTOR * eps * max(abs(a), abs(lo), abs(hi))
+    trunc = min((hi - lo) / 2, max(abs(cur.left - prev.left), abs(cur.right - prev.right)))
+    s = ro + ulp + trunc
+    if lo - s <= a <= hi + s:
+        return KINK
+    bend, bend_prev = cur.right - cur.left, (prev.right - prev.left) / 2
+    if abs(bend - bend_prev) <= 4 * ro + ulp:
+        return MISMATCH  # smooth within t: r - l halves with the step, as curvature does
+    return None

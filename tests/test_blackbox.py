@@ -60,10 +60,10 @@ def test_one_entry_off_by_1e_3_of_max_fails_and_is_named(problem, scale: float, 
 
 
 def test_counts_2p_calls_plus_the_checks_at_w(problem) -> None:
-    """A passing check makes 2P calls, plus 2 at W and at most 3 precision probes."""
+    """A passing check makes 2P calls, plus 2 at W and at most 5 precision probes."""
     W, X, Y = problem
     bb = check_blackbox(_logistic(), W, X, Y)
-    assert 2 * W.size + 2 <= bb.calls <= 2 * W.size + 5
+    assert 2 * W.size + 2 <= bb.calls <= 2 * W.size + 7
 
 
 def test_progress_reaches_the_total(problem) -> None:
