@@ -37,7 +37,9 @@ def clamp_finding(ctx: DiagContext) -> list[Finding]:
                  f"{part.remaining} of {ctx.analytic.size} entries mismatch)")
     return [Finding(
         "clamp-saturation", "info" if ctx.status == "pass" else "warning", text,
-        fix=f"--out {LOSSES[net.loss].canonical} with smaller weights, or --backprop exact",
+        fix=("smaller weights or a larger distance from the clamp"
+             if net.out == LOSSES[net.loss].canonical else f"--out {LOSSES[net.loss].canonical}")
+            + ", or the exact chain rule (--backprop exact), which includes the clamp",
         data=(("clamped", int(active.sum())), ("y_le_eps", int(low.sum())),
               ("one_minus_y_le_eps", int(high.sum())), ("steps_crossing", crossed),
               ("share", share), ("mismatched_without", part.remaining)))]
