@@ -102,7 +102,7 @@ def render(s: Sweep, title: str, fmt: str) -> bytes:
         ax.set_ylim(min(vals) / 1e3, max(vals) * 10)
     ax.set_xlabel("finite-difference step h")
     ax.set_ylabel("relative error")
-    rec = f"; recommended --step {v.recommended_step:.2g}" if v.recommended_step else ""
+    rec = f"\nrecommended --step {v.recommended_step:.2g}" if v.recommended_step else ""
     ax.set_title(f"{title}\n{_words(s)}{rec}", fontsize=9)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4,
