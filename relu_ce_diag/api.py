@@ -36,6 +36,7 @@ Array = np.ndarray
 NET_KEYS = ("act", "out", "loss", "eps", "hidden", "leaky_slope", "relu_grad_at_zero")
 MATCH_TOL = {"float64": 1e-6, "float32": 1e-3}
 SHOWN = 8
+JITTER_SHOWN = 64  # mention the measured jitter of f when it exceeds this many eps |f|
 
 
 @dataclass(frozen=True)
@@ -234,13 +235,17 @@ def _verdict(bb: BlackBox, mism: Array, kinks: Array, bad_df: Array, K: int) -> 
 
 def _precision_finding(bb: BlackBox) -> Finding:
     p = bb.precision
+    jitter = (f"; f jitters by {p.noise:.1e} near W (rounding such as 1 - y at a saturated "
+              "output), which the tolerance includes") \
+        if p.noise > JITTER_SHOWN * p.eps * abs(bb.f) else ""
     return Finding("fn-precision", "info",
                    f"the function computes in {p.name} ({p.reason}): step h = {bb.h:g}, "
-                   f"round-off model eps = {p.eps:.3g}, {bb.calls} calls",
+                   f"round-off model eps = {p.eps:.3g}{jitter}, {bb.calls} calls",
                    "pass --step to choose another step" if p.name == "float64" else
                    "float32 gradients are checked with a coarser step and tolerance; "
                    "compute in float64 for a sharper check",
-                   (("precision", p.name), ("eps", p.eps), ("step", bb.h), ("calls", bb.calls)))
+                   (("precision", p.name), ("eps", p.eps), ("step", bb.h), ("calls", bb.calls),
+                    ("jitter", p.noise)))
 
 
 def _blocks(bb: BlackBox, net: Net | None, mism: Array, kinks: Array) -> tuple[BlockStats, ...]:

@@ -225,3 +225,29 @@ def test_directions_mode(problem, wrong: bool) -> None:
     assert r.status == ("fail" if wrong else "pass")
     assert r.id.endswith("[6 directions]") and any(f.id == "directions" for f in r.findings)
     assert r.arrays is not None and r.arrays.numeric.shape == (6,)
+
+
+def test_jitter_of_a_saturated_output_is_measured_not_a_false_alarm() -> None:
+    """1 - y rounding near a saturated sigmoid makes f jitter ~1e-10: measured, no false alarm,
+    and an entry 1e-3 * max|g| off is still caught."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parent / "examples"))
+    import nets
+
+    W, X, Y = nets.case(9, n_inp=5, n_hid=12, n_out=3, N=20, onehot=False, scale=2.0)
+
+    def good(W, X, Y):
+        return nets.backprop(W, X, Y, "relu", "sigmoid", "ce")
+
+    r = check_function(good, W, X, Y)
+    assert r.status == "pass", r.reason
+    assert "jitters by" in r.findings[-1].message
+
+    def bad(W, X, Y):
+        f, g = good(W, X, Y)
+        g[44] += 1e-3 * np.abs(g).max()
+        return f, g
+
+    r = check_function(bad, W, X, Y)
+    assert r.status == "fail" and r.worst is not None and r.worst.name == "W[44]"
