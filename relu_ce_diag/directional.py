@@ -22,8 +22,10 @@ Array = np.ndarray
 def random_directions(rng: np.random.Generator, K: int, P: int) -> Array:
     """Draw K unit-norm Rademacher directions (K, P): entries +-1/sqrt(P), so every entry of
     W moves by the same amount and a wrong entry shifts df . v by |error| / sqrt(P)."""
-    signs = rng.integers(0, 2, size=(K, P), dtype=np.int8)
-    return (2.0 * signs - 1.0) / np.sqrt(P)
+    bits = np.unpackbits(np.frombuffer(rng.bytes(K * P // 8 + 1), dtype=np.uint8))[:K * P]
+    V = bits.reshape(K, P) * (2.0 / np.sqrt(P))  # one random bit per entry: cheap for large P
+    V -= 1.0 / np.sqrt(P)
+    return V
 
 
 def direction_rng(seed: int) -> np.random.Generator:
