@@ -39,6 +39,7 @@ _PIECES: dict[str, Callable[[float], tuple[float, float]]] = {
     "leaky-relu": lambda s: (s, 1.0),
     "identity": lambda s: (1.0, 1.0),
 }
+DIRECTION_BUDGET = 8  # the (N, n_out, rows) directions of a deeper layer, in blocks
 FAST_CHUNK = 1 << 15  # elements per (pairs, cols) array of the fast path: stays in cache
 _LOG_SLACK = 1e-6  # log-space room for the rounding of y when deciding "safely above the clamp"
 
@@ -200,8 +201,11 @@ class _Evaluator:
         net = self.net
         if layer == self.last and self.softmax_cce:
             return self.softmax_output(h, block_elements)
+        N = self.fw.z[layer].shape[0]
         if layer < self.last and all(net.layer_act(q).name in _PIECES
-                                     for q in range(layer, self.last)):
+                                     for q in range(layer, self.last)) and (
+                layer + 1 == self.last
+                or N * net.sizes[-1] * net.sizes[layer + 1] <= DIRECTION_BUDGET * block_elements):
             return self.linear_pairs(layer, h, block_elements)
         rows, cols = net.shapes[layer]
         diff = np.empty(rows * cols, dtype=self.fw.z[layer].dtype)
@@ -251,7 +255,7 @@ class _Evaluator:
                 clamp[J, I] |= cl.any(axis=0)
         return diff, np.zeros((n_out, cols), dtype=bool), clamp
 
-    def directions(self, layer: int, tmax: Array) -> tuple[Array, Array]:
+    def directions(self, layer: int, tmax: Array, block_elements: int) -> tuple[Array, Array]:
         """Return V (N, n_out, rows) and ``linear`` (N, rows) for unit activations of
         ``layer``: when unit j of sample n moves by t, |t| <= tmax[n], and every unit above it
         stays on its side of its kink (``linear``), the output pre-activations move by exactly
@@ -259,19 +263,26 @@ class _Evaluator:
         net, fw = self.net, self.fw
         w = self.mats[layer + 1][:, :-1]
         N, rows = fw.z[layer].shape
-        U = np.broadcast_to(w, (N,) + w.shape)  # (N, n_{l+1}, rows): t -> change of z_{l+1}
+        if layer + 1 == self.last:
+            return np.broadcast_to(w, (N,) + w.shape), np.ones((N, rows), dtype=bool)
+        V = np.empty((N, self.mats[-1].shape[0], rows), dtype=w.dtype)
         linear = np.ones((N, rows), dtype=bool)
-        for q in range(layer + 1, self.last):
-            act = net.layer_act(q)
-            zq = fw.z[q]
-            if act.kinks:
-                # Room for the rounding of the re-evaluated layers: 1e-12 of the terms' size.
-                mag = np.abs(fw.inputs[q]) @ np.abs(self.mats[q]).T  # (N, n_q)
-                reach = tmax[:, None, None] * np.abs(U) * (1 + 1e-6) + 1e-12 * mag[:, :, None]
-                linear &= (np.abs(zq)[:, :, None] > reach).all(axis=1)
-            lo, hi = _PIECES[act.name](net.leaky_slope)
-            U = self.mats[q + 1][:, :-1] @ (np.where(zq > 0, hi, lo)[:, :, None] * U)
-        return np.asarray(U), linear
+        step = max(1, block_elements // (max(net.sizes[layer + 2:]) * rows))
+        for s0 in range(0, N, step):  # blocks of samples bound the (S, n_q, rows) maps
+            s = slice(s0, s0 + step)
+            U = np.broadcast_to(w, (min(step, N - s0),) + w.shape)  # t -> change of z_{l+1}
+            for q in range(layer + 1, self.last):
+                act = net.layer_act(q)
+                zq = fw.z[q][s]
+                if act.kinks:
+                    # Room for the rounding of the re-evaluated layers: 1e-12 of the terms.
+                    mag = np.abs(fw.inputs[q][s]) @ np.abs(self.mats[q]).T  # (S, n_q)
+                    reach = tmax[s, None, None] * np.abs(U) * (1 + 1e-6) + 1e-12 * mag[..., None]
+                    linear[s] &= (np.abs(zq)[:, :, None] > reach).all(axis=1)
+                lo, hi = _PIECES[act.name](net.leaky_slope)
+                U = self.mats[q + 1][:, :-1] @ (np.where(zq > 0, hi, lo)[:, :, None] * U)
+            V[s] = U
+        return V, linear
 
     def linear_pairs(self, layer: int, h: float, block_elements: int,
                      ) -> tuple[Array, Array, Array]:
@@ -293,7 +304,7 @@ class _Evaluator:
         slope = np.where(z > 0, hi, lo)
         live = ~far | (slope != 0) | ~self.finite[:, None]  # a dead pair changes nothing
         tmax = reach * max(abs(lo), abs(hi))
-        V, linear = self.directions(layer, tmax)  # (N, n_out, rows), (N, rows)
+        V, linear = self.directions(layer, tmax, block_elements)  # (N, n_out, rows)
         bound = tmax[:, None] * np.abs(V).max(axis=1)
         fast = far & linear & live & self.safe(np.arange(z.shape[0])[:, None], bound)
         n_rows, n_cols = z.shape[1], inp.shape[1]

@@ -213,3 +213,24 @@ def test_a_wrong_loss_difference_would_be_caught():
     bad[p] *= 1 + 1e-4
     with pytest.raises(AssertionError):
         _assert_close(bad, loop, f, 1e-6)
+
+
+@pytest.mark.parametrize("hidden", [(100,), (40, 30)])
+def test_peak_memory_is_bounded_by_the_block_size(hidden):
+    """With small blocks the traced peak stays near the size of the forward cache (an
+    unblocked (pairs, inputs, outputs) array would be ~70 MB here)."""
+    import tracemalloc
+
+    spec = CellSpec(act="relu", loss="cce", inputs=32, hidden=hidden, outputs=10, samples=512)
+    prep = prepare(validate(spec))
+    net, a = prep.net, prep.arrays
+    fw = forward(net, a.W, a.X, a.Y)
+    scale = sample_scale(net, fw, deltas(net, a.W, fw, a.Y, "exact"))
+    tracemalloc.start()
+    try:
+        central_differences(net, a.W, a.X, a.Y, fw, 1e-6, scale, block_elements=1 << 12)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    cache = sum(z.nbytes + x.nbytes for z, x in zip(fw.z, fw.inputs, strict=True))
+    assert peak < 8 * cache + (1 << 20)
