@@ -79,7 +79,7 @@ def plan(label: str, P: int, directions: int | None) -> str:
     what = f"{K} random directions" if directions else f"{P} entries"
     hint = "; --directions K checks K random directions with 2K calls" \
         if not directions and P > LARGE_P else ""
-    return (f"{label}: {2 * K} calls ({what} x 2), plus up to 6 to test W and the precision "
+    return (f"{label}: {2 * K} calls ({what} x 2), plus up to 7 to test W and its precision "
             f"and 2 more per check that needs a second step{hint}")
 
 
