@@ -253,9 +253,30 @@ def blas_info() -> str:
     except ImportError:
         cfg = np.show_config(mode="dicts")  # type: ignore[func-returns-value]
         blas = cfg.get("Build Dependencies", {}).get("blas", {})
-        desc = f"{blas.get('name', '?')} {blas.get('version', '?')} (threadpoolctl not installed)"
+        desc = f"{blas.get('name', '?')} {blas.get('version', '?')}{_openblas_core()}"
     core = os.environ.get("OPENBLAS_CORETYPE")
     return desc + f"; OPENBLAS_CORETYPE={core}" if core else desc + "; OPENBLAS_CORETYPE unset"
+
+
+def _openblas_core() -> str:
+    """Ask NumPy's bundled OpenBLAS for its runtime kernel and threads (empty if not found)."""
+    import ctypes
+    import glob
+
+    libs = glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs", "*openblas*"))
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+            for prefix in ("scipy_openblas", "openblas"):
+                for suffix in ("64_", ""):
+                    core = getattr(lib, f"{prefix}_get_corename{suffix}", None)
+                    threads = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+                    if core is not None and threads is not None:
+                        core.restype = ctypes.c_char_p
+                        return f", kernel {core().decode()}, {threads()} threads"
+        except OSError:
+            continue
+    return ""
 
 
 def _fmt_time(s: float | None) -> str:
