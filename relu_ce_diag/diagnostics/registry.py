@@ -170,7 +170,8 @@ DIAGNOSTICS: dict[str, Diagnostic] = {d.id: d for d in (
         "fn-precision", "the precision the function computes in, and the step chosen for it",
         "A function that returns float32 values, values that are all exactly float32, or a "
         "loss that moves only in steps of ~1e-7 relative is judged with float32's round-off "
-        "(eps 1.2e-7) and step 1e-2; otherwise with float64's (eps 2.2e-16) and step 1e-6.",
+        "(eps 1.2e-7) and step 1e-2; otherwise with float64's (eps 2.2e-16) and step 1e-6, "
+        "plus the jitter of f measured near W (e.g. 1 - y rounding at a saturated output).",
         "Pass --dtype to force a precision and --step to choose another step."),
     Diagnostic(
         "directions", "random directions were checked, not every entry",
