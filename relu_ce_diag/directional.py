@@ -70,12 +70,15 @@ def check_directions(prep: Prepared, cell_id: str, K: int) -> CellResult:
         scale = 2.0 * float(sample_scale(net, fw, ex_ds).sum())
     V = random_directions(direction_rng(spec.seed), K, W.size)
 
+    Wp, Wm, disp = np.empty_like(W), np.empty_like(W), np.empty(W.size)  # reused: no page faults
+
     def measure(k: int, t: float) -> tuple[float, float, bool, bool]:
-        tv = t * V[k]
-        Wp, Wm = np.asarray(W + tv, dtype=W.dtype), np.asarray(W - tv, dtype=W.dtype)
+        np.multiply(V[k], t, out=disp)
+        np.add(W, disp, out=Wp, casting="unsafe")
+        np.subtract(W, disp, out=Wm, casting="unsafe")
         fp, fm = forward(net, Wp, X, Y), forward(net, Wm, X, Y)
         # the displacement actually taken (rounded), not 2 t v: it matters for large P
-        disp = Wp - Wm if W.dtype == np.float64 else Wp.astype(np.float64) - Wm
+        np.subtract(Wp, Wm, out=disp, casting="unsafe")
         length = float(disp @ V[k])
         with np.errstate(invalid="ignore", over="ignore"):
             n = (fp.f - fm.f) / length
