@@ -88,3 +88,11 @@ def test_cli_directions_flag() -> None:
     assert "[5 directions]" in r.stdout and "random directions" in r.stdout
     bad = CliRunner().invoke(main, ["check", "--directions", "0"])
     assert bad.exit_code == 2
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh"])
+def test_float32_cell_passes_with_exact_backprop(act: str) -> None:
+    """A float32 cell (W rounded at W +- h v) passes with the exact backprop, fails the seed's."""
+    assert _run(act=act, loss="cce", backprop="exact", dtype="float32", hidden=(16,)).status \
+        in ("pass", "kink")
+    assert _run(act="relu", loss="ce", dtype="float32", hidden=(16,)).status == "fail"
