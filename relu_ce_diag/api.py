@@ -56,23 +56,24 @@ class Description:
         return any(v is not None for v in (self.act, self.out, self.loss, self.eps, self.hidden))
 
 
-def describe_net(d: Description, W: Array, X: Array, Y: Array) -> Net:
-    """Build the seed-layout network a description implies, sizes inferred from the arrays."""
+def describe_net(d: Description, W: Array, X: Array, Y: Array, label: str = "{}") -> Net:
+    """Build the seed-layout network a description implies, sizes inferred from the arrays;
+    errors name the option as ``label`` formats it (``--{}`` on the command line)."""
     act = d.act or "relu"
     if act not in HIDDEN_NAMES:
-        raise unknown_name("act", act, HIDDEN_NAMES)
+        raise unknown_name(label.format("act"), act, HIDDEN_NAMES)
     loss = d.loss or "ce"
     if loss not in LOSSES:
-        raise unknown_name("loss", loss, LOSSES)
+        raise unknown_name(label.format("loss"), loss, LOSSES)
     out = d.out or ("softmax" if loss == "cce" else act)
     if out not in ACTIVATIONS:
-        raise unknown_name("out", out, ACTIVATIONS)
+        raise unknown_name(label.format("out"), out, ACTIVATIONS)
     n_in, n_out = X.shape[1], Y.shape[1]
     hidden = d.hidden
     if hidden is None or len(hidden) == 1:
         width = hidden_from_size(W.size, n_in, n_out)
         if width is None or (hidden is not None and hidden[0] != width):
-            raise OptionError("hidden", hidden[0] if hidden else None,
+            raise OptionError(label.format("hidden"), hidden[0] if hidden else None,
                               f"a layout whose size matches W ({W.size} entries for "
                               f"{n_in} inputs and {n_out} outputs)")
         hidden = (width,)
@@ -80,7 +81,7 @@ def describe_net(d: Description, W: Array, X: Array, Y: Array) -> Net:
               eps=MATLAB_EPS if d.eps is None else d.eps, at_zero=d.relu_grad_at_zero,
               leaky_slope=d.leaky_slope)
     if net.n_params != W.size:
-        raise OptionError("hidden", ",".join(map(str, hidden)),
+        raise OptionError(label.format("hidden"), ",".join(map(str, hidden)),
                           f"widths whose network has {W.size} parameters like W "
                           f"(these give {net.n_params})")
     return net
@@ -104,7 +105,7 @@ def check_function(fn: GradFn, W: Array, X: Array, Y: Array, *, act: str | None 
     if isinstance(hidden, int):
         hidden = (hidden,)
     d = Description(act, out, loss, eps, hidden, leaky_slope, relu_grad_at_zero)
-    W, X, Y = np.asarray(W), np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
+    W, X, Y = np.asarray(W), np.asarray(X), np.asarray(Y)
     if directions is not None and (directions < 1 or isinstance(directions, bool)):
         raise OptionError("directions", directions, "a whole number >= 1")
     net = describe_net(d, W, X, Y) if d.given else None
@@ -124,7 +125,7 @@ def check_reference(ref: str, data: str, desc: Description, *, step: float | Non
     if W is None:
         raise DataError(data, "has no array W; --fn needs W, X and Y (the point to check at)")
     uf = load_function(ref)
-    net = describe_net(desc, W, X, Y) if desc.given else None
+    net = describe_net(desc, W, X, Y, "--{}") if desc.given else None
     if announce is not None:
         announce(plan(uf.label, W.size, directions))
     bb = check_blackbox(uf.fn, W, X, Y, label=uf.label, step=step, precision=precision,
@@ -280,6 +281,7 @@ def _describe_findings(bb: BlackBox, net: Net, W: Array, X: Array, Y: Array, fai
     """Compare the user's f and df with the described network and the known wrong formulas."""
     Wf = W.reshape(-1).astype(np.float64)
     out: list[Finding] = []
+    X, Y = X.astype(np.float64), Y.astype(np.float64)
     fw = forward(net, Wf, X, Y)
     loose = bb.precision.name == "float32"
     if not np.isclose(fw.f, bb.f, rtol=1e-4 if loose else 1e-9, atol=0):

@@ -278,3 +278,25 @@ def test_no_false_alarm_on_correct_networks(pair: tuple[str, str, str], precisio
         with np.errstate(over="ignore"):  # float32 exp overflow in a saturated sigmoid is fine
             r = check_function(fn, W, X, Y)
         assert r.status in ("pass", "kink"), (seed, r.reason, r.worst)
+
+
+def test_api_passes_the_callers_arrays_unchanged_in_dtype(problem) -> None:
+    """check_function hands X and Y to the function in the dtype the caller gave."""
+    W, X, Y = problem
+    seen: set[str] = set()
+    good = _logistic()
+
+    def fn(W, X, Y):
+        seen.add(str(X.dtype))
+        return good(W, X.astype(np.float64), Y)
+
+    check_function(fn, W, X.astype(np.float32), Y)
+    assert seen == {"float32"}
+
+
+def test_api_refuses_a_description_that_does_not_fit(problem) -> None:
+    """A hidden width that does not fit W raises OptionError naming hidden."""
+    from relu_ce_diag.errors import OptionError
+    W, X, Y = problem
+    with pytest.raises(OptionError, match="hidden"):
+        check_function(_logistic(), W, X, Y, act="relu", hidden=3)

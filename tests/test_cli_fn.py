@@ -130,7 +130,7 @@ def test_hidden_that_does_not_fit_w_exits_2(tmp_path: Path) -> None:
     data = _npz(tmp_path, nets.case(1))
     r = run("--fn", f"{EXAMPLES / 'correct.py'}:relu_sigmoid_ce", "--data", data,
             "--hidden", "7")
-    assert r.exit_code == 2 and "hidden" in r.stderr
+    assert r.exit_code == 2 and "--hidden: got 7" in r.stderr
 
 
 def test_worked_example_names_the_seeds_mistake() -> None:
