@@ -92,5 +92,6 @@ def _check_fn(spec: Any, fn_ref: str, directions: int | None) -> Any:
         return check_reference(
             fn_ref, spec.data, desc, step=spec.step, directions=directions, seed=spec.seed,
             precision=spec.dtype if "dtype" in given else None,
-            announce=lambda text: click.echo(f"relu-diag: {text}", err=True),
+            announce=lambda text: err.print(f"relu-diag: {text}", markup=False,
+                                            highlight=False, soft_wrap=True),
             progress=lambda done, total: bar.update(task, completed=done, total=total))
