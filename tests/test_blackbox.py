@@ -300,3 +300,19 @@ def test_api_refuses_a_description_that_does_not_fit(problem) -> None:
     W, X, Y = problem
     with pytest.raises(OptionError, match="hidden"):
         check_function(_logistic(), W, X, Y, act="relu", hidden=3)
+
+
+def test_nonfinite_loss_at_a_stencil_point_fails_and_is_named(problem) -> None:
+    """A loss that becomes NaN at W + h along one entry fails, naming that entry."""
+    W, X, Y = problem
+    good = _logistic()
+    w3 = W[3]
+
+    def fn(W, X, Y):
+        f, g = good(W, X, Y)
+        return (float("nan") if W[3] > w3 else f), g
+
+    r = check_function(fn, W, X, Y)
+    assert r.status == "fail"
+    nf = next(f for f in r.findings if f.id == "non-finite")
+    assert "not finite at W +/- h along W[3]" in nf.message
