@@ -25,6 +25,7 @@ CORRECT = {  # function in correct.py -> (hidden, output, loss)
     "leaky_identity_se": ("leaky-relu", "identity", "se"),
     "relu_relu_ce_exact": ("relu", "relu", "ce"),
     "float32_net": ("relu", "sigmoid", "ce"),
+    "float32_hidden": ("relu", "sigmoid", "ce"),
     "mutates_inputs": ("relu", "sigmoid", "ce"),
 }
 
