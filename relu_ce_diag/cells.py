@@ -9,8 +9,14 @@ from typing import Any
 import numpy as np
 
 from relu_ce_diag.activations import ACTIVATIONS, HIDDEN_NAMES
-from relu_ce_diag.data import TARGETS, Arrays, generate_inputs, generate_weights, \
-    hidden_from_size, load_npz
+from relu_ce_diag.data import (
+    TARGETS,
+    Arrays,
+    generate_inputs,
+    generate_weights,
+    hidden_from_size,
+    load_npz,
+)
 from relu_ce_diag.errors import DataError, OptionError, unknown_name
 from relu_ce_diag.losses import LOSSES, MATLAB_EPS
 from relu_ce_diag.network import BACKPROPS, Net

@@ -1,4 +1,4 @@
-"""Loss registry: elementwise loss terms, their exact derivative (clamp included), canonical output."""
+"""Loss registry: elementwise terms, their exact derivative (clamp included), canonical output."""
 
 from __future__ import annotations
 

@@ -157,4 +157,4 @@ def backprop(net: Net, W: Array, X: Array, Y: Array, method: str = "shortcut",
     """Return (f, df) like the seed's ``[f, df] = backprop(W, X, Y)``; df has shape (P,)."""
     fw = fw if fw is not None else forward(net, W, X, Y)
     ds = deltas(net, W, fw, Y, method)
-    return fw.f, pack([d.T @ ab for d, ab in zip(ds, fw.inputs)])
+    return fw.f, pack([d.T @ ab for d, ab in zip(ds, fw.inputs, strict=True)])

@@ -36,7 +36,7 @@ def check_prepared(prep: Prepared, cell_id: str, analytic: np.ndarray | None = N
     eps_m = float(np.finfo(W.dtype).eps)
     fw = forward(net, W, X, Y)
     exact_ds = deltas(net, W, fw, Y, "exact")
-    exact = pack([d.T @ ab for d, ab in zip(exact_ds, fw.inputs)])
+    exact = pack([d.T @ ab for d, ab in zip(exact_ds, fw.inputs, strict=True)])
     if analytic is not None:
         analytic = np.asarray(analytic, dtype=W.dtype)
     elif spec.backprop == "exact":

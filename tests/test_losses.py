@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from relu_ce_diag.losses import LOSSES, MATLAB_EPS, get_loss
 from relu_ce_diag.errors import OptionError
+from relu_ce_diag.losses import LOSSES, MATLAB_EPS, get_loss
 
 
 def test_matlab_eps():
     """The default clamp is MATLAB's eps, i.e. float64 machine epsilon."""
-    assert MATLAB_EPS == np.finfo(np.float64).eps
+    assert np.finfo(np.float64).eps == MATLAB_EPS
 
 
 @pytest.mark.parametrize("name", list(LOSSES))

@@ -4,8 +4,8 @@ import itertools
 
 import numpy as np
 import pytest
-
 import seed_matlab
+
 from relu_ce_diag.activations import HIDDEN_NAMES
 from relu_ce_diag.cells import CellSpec, prepare
 from relu_ce_diag.losses import LOSSES

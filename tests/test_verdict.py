@@ -54,7 +54,8 @@ def mutated(spec: CellSpec, block: str, factor: float = 1e-3):
 
 
 @pytest.mark.parametrize("block", ["w1", "b1", "w2", "b2"])
-@pytest.mark.parametrize("act, out, loss", [("relu", "softmax", "cce"), ("sigmoid", "sigmoid", "ce"),
+@pytest.mark.parametrize("act, out, loss", [("relu", "softmax", "cce"),
+                                            ("sigmoid", "sigmoid", "ce"),
                                             ("tanh", "identity", "se")])
 def test_one_entry_off_by_a_thousandth_fails_and_is_named(block, act, out, loss):
     """A gradient wrong in one entry by 1e-3 x max|g| fails, and that entry is the worst."""

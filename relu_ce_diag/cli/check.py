@@ -29,9 +29,15 @@ from relu_ce_diag.cli.options import cell_options, spec_from_options
                    "X, Y of --data; --act/--out/--loss/--eps/--hidden describe its network.")
 @click.option("--directions", type=click.IntRange(min=1), default=None, metavar="K",
               help="Check K seeded random directions (2K evaluations) instead of every entry.")
+@click.option("--max-params", type=click.IntRange(min=1), default=2_000_000, show_default=True,
+              help="Refuse (exit 2) a cell with more parameters than this, unless --force.")
+@click.option("--force", is_flag=True, help="Run a cell even above the size and memory bounds.")
 def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
           **kw: Any) -> int:
     """Check the backprop of one network cell against central differences."""
+    from functools import partial
+
+    from relu_ce_diag.budget import Limits
     from relu_ce_diag.cells import validate
     from relu_ce_diag.diagnostics.registry import check_ids
     from relu_ce_diag.report.files import save_grads as write_grads
@@ -40,6 +46,8 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
     from relu_ce_diag.results import exit_code
     from relu_ce_diag.runner import run_cell
 
+    run_cell = partial(run_cell, limits=Limits(max_params=kw.pop("max_params"),
+                                               force=kw.pop("force")))
     ignore, explain_found = check_ids(tuple(kw.pop("ignore_ids"))), kw.pop("explain_found")
     spec = validate(spec_from_options(kw))
     result = _run(spec, kw.pop("fn_ref"), kw.pop("directions"), run_cell)
@@ -58,6 +66,7 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
     if save_grads is not None:
         write_grads(save_grads, result)
     return code
+
 
 def _run(spec: Any, fn_ref: str | None, directions: int | None, run_cell: Any) -> Any:
     """Run the cell: a user's function (--fn), random directions, or every entry."""

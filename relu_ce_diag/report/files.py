@@ -42,5 +42,5 @@ def save_grads(path: str, result: CellResult) -> None:
         arrays["exact"] = a.exact
     import io
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub misreads **kwargs
     write_atomic(path, buf.getvalue())
