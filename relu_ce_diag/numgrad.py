@@ -39,6 +39,8 @@ _PIECES: dict[str, Callable[[float], tuple[float, float]]] = {
     "leaky-relu": lambda s: (s, 1.0),
     "identity": lambda s: (1.0, 1.0),
 }
+# Smooth hidden activations and their largest slope (bounds how far the outputs can move).
+_SMOOTH = {"tanh": 1.0, "sigmoid": 0.25, "softplus": 1.0}
 DIRECTION_BUDGET = 8  # the (N, n_out, rows) directions of a deeper layer, in blocks
 FAST_CHUNK = 1 << 15  # elements per (pairs, cols) array of the fast path: stays in cache
 _LOG_SLACK = 1e-6  # log-space room for the rounding of y when deciding "safely above the clamp"
@@ -92,11 +94,17 @@ class _Evaluator:
         self.last = len(self.mats) - 1
         self.y_pts, self.one_minus_y_pts = _clamp_points(net)
         self.softmax_cce = net.out_act.rowwise and net.loss == "cce"
+        self.sigmoid_ce = net.out == "sigmoid" and net.loss == "ce"
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             # Per sample: log-distance of the smallest output from the clamp (or underflow).
-            floor = max(net.eps, float(np.sqrt(np.finfo(fw.y.dtype).tiny)))
-            self.headroom = (np.log(fw.y.min(axis=1).astype(np.float64) / floor)
-                             if self.softmax_cce else np.zeros(0))
+            info = np.finfo(fw.y.dtype)
+            floor = max(net.eps, float(np.sqrt(info.tiny)))
+            y64 = fw.y.astype(np.float64)
+            self.headroom = np.log(y64.min(axis=1) / floor)
+            if self.sigmoid_ce:  # 1 - y as computed is only relatively accurate far from 0
+                near_one = (1 - fw.y).astype(np.float64).min(axis=1)
+                self.headroom = np.minimum(self.headroom, np.log(
+                    near_one / max(floor, 1e7 * float(info.eps))))
             self.finite = np.isfinite(fw.terms).all(axis=1)
         self.sum_y = Y.sum(axis=1)
 
@@ -113,30 +121,71 @@ class _Evaluator:
         return np.asarray(hit.any(axis=-1))
 
     def safe(self, rows: Array, bound: Array) -> Array:
-        """Flag samples ``rows`` whose softmax/cce loss the fast formula may take: finite, and
-        every output stays above the clamp when the output pre-activations move by at most
-        ``bound`` (same shape as rows)."""
-        if not self.softmax_cce:
+        """Flag samples ``rows`` whose softmax/cce or sigmoid/ce loss the fast formulas may
+        take: finite, and every output stays clear of the clamp when the output
+        pre-activations move by at most ``bound`` (same shape as rows)."""
+        if not (self.softmax_cce or self.sigmoid_ce):
             return np.zeros(np.broadcast(rows, bound).shape, dtype=bool)
         return self.finite[rows] & (self.headroom[rows] > 2 * bound + _LOG_SLACK)
 
-    def softmax_cce_diff(self, rows: Array, t: Array, w: Array) -> Array:
+    def softmax_cce_diff(self, rows: Array, t: Array, w: Array, tm: Array | None = None,
+                         ) -> Array:
         """Return f(+) - f(-) (A, C) for safe samples ``rows`` (A,) whose output pre-activations
-        move by +-t (A, C) times w (A, n_out), using lse(z + dz) - lse(z) = log1p(sum y expm1(dz))
-        (one expm1 per output; expm1(-x) = -expm1(x) / (1 + expm1(x)))."""
+        move by t (A, C) times w (A, n_out) on the + side and by tm times w (default -t) on
+        the - side, using lse(z + dz) - lse(z) = log1p(sum y expm1(dz)): one expm1 per
+        output and side, or per output when tm is -t (expm1(-x) = -expm1(x) / (1 + expm1(x)))."""
         y = self.fw.y[rows]
         sp, sm = np.zeros_like(t), np.zeros_like(t)
         e, tmp = np.empty_like(t), np.empty_like(t)
         for k in range(w.shape[1]):  # a loop over outputs keeps every array (A, C) and in cache
             np.multiply(t, w[:, k:k + 1], out=e)
             np.expm1(e, out=e)
-            np.add(e, 1, out=tmp)
-            e *= y[:, k:k + 1]
-            sp += e
-            np.divide(e, tmp, out=tmp)  # y expm1(-x) = -y e / (1 + e)
-            sm -= tmp
+            if tm is None:
+                np.add(e, 1, out=tmp)
+                e *= y[:, k:k + 1]
+                sp += e
+                np.divide(e, tmp, out=tmp)  # y expm1(-x) = -y e / (1 + e)
+                sm -= tmp
+            else:
+                e *= y[:, k:k + 1]
+                sp += e
+                np.multiply(tm, w[:, k:k + 1], out=tmp)
+                np.expm1(tmp, out=tmp)
+                tmp *= y[:, k:k + 1]
+                sm += tmp
         Yw = (self.Y[rows] * w).sum(axis=1)[:, None]
-        return self.sum_y[rows][:, None] * (np.log1p(sp) - np.log1p(sm)) - 2 * t * Yw
+        moved = 2 * t if tm is None else t - tm
+        return self.sum_y[rows][:, None] * (np.log1p(sp) - np.log1p(sm)) - moved * Yw
+
+    def sigmoid_ce_diff(self, rows: Array, t: Array, w: Array, tm: Array | None = None,
+                        ) -> Array:
+        """Like softmax_cce_diff for a sigmoid output with ce, whose terms are
+        softplus(z) - Y z: softplus(z + dz) - softplus(z) = log1p(y expm1(dz)) per output."""
+        y = self.fw.y[rows]
+        acc = np.zeros_like(t)
+        e, tmp = np.empty_like(t), np.empty_like(t)
+        for k in range(w.shape[1]):
+            np.multiply(t, w[:, k:k + 1], out=e)
+            np.expm1(e, out=e)
+            if tm is None:
+                np.add(e, 1, out=tmp)
+                np.divide(e, tmp, out=tmp)
+                np.negative(tmp, out=tmp)  # expm1(-x) = -e / (1 + e)
+            else:
+                np.multiply(tm, w[:, k:k + 1], out=tmp)
+                np.expm1(tmp, out=tmp)
+            e *= y[:, k:k + 1]
+            tmp *= y[:, k:k + 1]
+            acc += np.log1p(e, out=e)
+            acc -= np.log1p(tmp, out=tmp)
+        Yw = (self.Y[rows] * w).sum(axis=1)[:, None]
+        return acc - (2 * t if tm is None else t - tm) * Yw
+
+    def fast_diff(self, rows: Array, t: Array, w: Array, tm: Array | None = None) -> Array:
+        """Return f(+) - f(-) (A, C) for safe samples by the output's closed-form difference."""
+        if self.softmax_cce:
+            return self.softmax_cce_diff(rows, t, w, tm)
+        return self.sigmoid_ce_diff(rows, t, w, tm)
 
     def output_diff(self, rows: Array, Zp: Array, Zm: Array) -> tuple[Array, Array, Array]:
         """Evaluate the output layer exactly as computed for samples ``rows`` (A,) with output
@@ -206,6 +255,9 @@ class _Evaluator:
                                      for q in range(layer, self.last)) and (
                 layer + 1 == self.last
                 or N * net.sizes[-1] * net.sizes[layer + 1] <= DIRECTION_BUDGET * block_elements):
+            return self.linear_pairs(layer, h, block_elements)
+        if layer + 1 == self.last and (self.softmax_cce or self.sigmoid_ce) and \
+                net.layer_act(layer).name in _SMOOTH:
             return self.linear_pairs(layer, h, block_elements)
         rows, cols = net.shapes[layer]
         diff = np.empty(rows * cols, dtype=self.fw.z[layer].dtype)
@@ -287,15 +339,17 @@ class _Evaluator:
     def linear_pairs(self, layer: int, h: float, block_elements: int,
                      ) -> tuple[Array, Array, Array]:
         """Return (f(+h) - f(-h), straddle, clamp), each (rows, cols), for every entry of a
-        layer whose activation, and every one above it but the output's, is piecewise linear.
+        layer whose activation, and every one above it but the output's, is piecewise linear
+        (or, just below a softmax/cce output, smooth).
 
         Work is per (sample, unit) pair: a pair far from every kink moves the outputs by
         exactly slope * h * x times a fixed direction (one expm1 per output for softmax/cce);
         a relu pair inactive on both sides of the stencil changes nothing and is skipped; the
-        rest are evaluated exactly as computed."""
+        rest are evaluated exactly as computed. A smooth unit moves by f(z +- h x) - f(z)."""
         net, fw = self.net, self.fw
         act = net.layer_act(layer)
-        lo, hi = _PIECES[act.name](net.leaky_slope)
+        smooth = act.name in _SMOOTH
+        lo, hi = (0.0, _SMOOTH[act.name]) if smooth else _PIECES[act.name](net.leaky_slope)
         inp, z = fw.inputs[layer], fw.z[layer]  # (N, cols), (N, rows)
         dz = h * inp  # (N, cols): exactly the dz of the stencil
         reach = np.abs(dz).max(axis=1)  # (N,) largest |dz| of each sample
@@ -303,7 +357,9 @@ class _Evaluator:
         far = (np.abs(z) > reach[:, None]) if act.kinks else np.ones(z.shape, dtype=bool)
         slope = np.where(z > 0, hi, lo)
         live = ~far | (slope != 0) | ~self.finite[:, None]  # a dead pair changes nothing
-        tmax = reach * max(abs(lo), abs(hi))
+        if smooth:
+            live = np.ones(z.shape, dtype=bool)
+        tmax = reach * max(abs(lo), abs(hi)) * (1 + 1e-6)
         V, linear = self.directions(layer, tmax, block_elements)  # (N, n_out, rows)
         bound = tmax[:, None] * np.abs(V).max(axis=1)
         fast = far & linear & live & self.safe(np.arange(z.shape[0])[:, None], bound)
@@ -318,9 +374,14 @@ class _Evaluator:
                         else block_elements // width)
             for c0 in range(0, J.size, chunk):
                 Jc, nc = J[c0:c0 + chunk], n[c0:c0 + chunk]
-                if which is fast:
+                if which is fast and smooth:
+                    zc, a0 = z[nc, Jc][:, None], fw.inputs[layer + 1][nc, Jc][:, None]
+                    tp = act.f(zc + dz[nc], net.leaky_slope) - a0
+                    tm = act.f(zc - dz[nc], net.leaky_slope) - a0
+                    d = self.fast_diff(nc, tp, V[nc, :, Jc], tm)
+                elif which is fast:
                     t = slope[nc, Jc][:, None] * dz[nc]  # (A, cols)
-                    d = self.softmax_cce_diff(nc, t, V[nc, :, Jc])
+                    d = self.fast_diff(nc, t, V[nc, :, Jc])
                 else:
                     d, st, cl = self.exact_pairs(layer, nc, Jc, dz[nc])
                     _scatter_or(straddle, Jc, st)
