@@ -7,19 +7,21 @@ the layers above l are evaluated again, for a block of entries at once, and the 
 stencil's own pre-activations and outputs are at hand, which tells exactly which entries moved
 a pre-activation across a kink or an output across the ``eps`` clamp.
 
-Three shortcuts keep the work near one transcendental function per (entry, sample, output):
+Routes, each exact for the loss as computed (clamp included), chosen per layer:
 
-* the layer below the output, when its activation is piecewise linear (relu, leaky-relu,
-  identity), is handled per (sample, unit) pair: a pair whose pre-activation is farther from
-  the kink than the largest step moves the unit's activation by exactly ``slope * h * x``,
-  and a relu unit inactive on both sides of the stencil changes nothing, so it is skipped;
-* a softmax output with categorical cross-entropy, on samples whose outputs are safely above
-  the clamp, takes its loss difference as ``log1p(sum y expm1(dz))`` terms (one ``expm1`` per
-  output, no softmax normalisation, no ``log`` of every output), which is also far more
+* per (sample, unit) pair, for a layer whose activation and those above it (the output's
+  aside) are piecewise linear (relu, leaky-relu, identity): a pair farther from every kink than
+  the step moves the output pre-activations by exactly ``slope * h * x`` times a fixed
+  direction, and a relu pair inactive on both sides of the stencil changes nothing, so it is
+  skipped; the layer just below a softmax/cce or sigmoid/ce output also takes this route
+  when it is smooth (tanh, sigmoid, softplus), moving by ``f(z +- h x) - f(z)``;
+* for a softmax/cce or sigmoid/ce output, on samples clear of the clamp, the loss difference
+  comes in closed form from ``lossdiff`` (one ``expm1`` per output), which is also far more
   accurate than subtracting two losses;
 * everything else (pairs near a kink, samples near the clamp or with a non-finite loss,
-  deeper layers, smooth activations) is evaluated exactly as the loss is computed, clamp
-  included, in blocks sized by a memory budget.
+  other layers and outputs) is evaluated exactly as computed, in blocks of entries.
+
+Every temporary array is bounded by ``block_elements`` (or the size of the forward cache).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from relu_ce_diag import lossdiff
 from relu_ce_diag.network import Forward, Net, with_bias
 
 Array = np.ndarray
@@ -95,18 +98,8 @@ class _Evaluator:
         self.y_pts, self.one_minus_y_pts = _clamp_points(net)
         self.softmax_cce = net.out_act.rowwise and net.loss == "cce"
         self.sigmoid_ce = net.out == "sigmoid" and net.loss == "ce"
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            # Per sample: log-distance of the smallest output from the clamp (or underflow).
-            info = np.finfo(fw.y.dtype)
-            floor = max(net.eps, float(np.sqrt(info.tiny)))
-            y64 = fw.y.astype(np.float64)
-            self.headroom = np.log(y64.min(axis=1) / floor)
-            if self.sigmoid_ce:  # 1 - y as computed is only relatively accurate far from 0
-                near_one = (1 - fw.y).astype(np.float64).min(axis=1)
-                self.headroom = np.minimum(self.headroom, np.log(
-                    near_one / max(floor, 1e7 * float(info.eps))))
-            self.finite = np.isfinite(fw.terms).all(axis=1)
-        self.sum_y = Y.sum(axis=1)
+        self.headroom = lossdiff.headroom(net, fw)  # (N,) log-distance from the clamp
+        self.finite = np.isfinite(fw.terms).all(axis=1)
 
     def _loss(self, y: Array, Y: Array) -> Array:
         """Per-sample loss (..., N) of a perturbed output (..., N, n_out)."""
@@ -128,64 +121,11 @@ class _Evaluator:
             return np.zeros(np.broadcast(rows, bound).shape, dtype=bool)
         return self.finite[rows] & (self.headroom[rows] > 2 * bound + _LOG_SLACK)
 
-    def softmax_cce_diff(self, rows: Array, t: Array, w: Array, tm: Array | None = None,
-                         ) -> Array:
-        """Return f(+) - f(-) (A, C) for safe samples ``rows`` (A,) whose output pre-activations
-        move by t (A, C) times w (A, n_out) on the + side and by tm times w (default -t) on
-        the - side, using lse(z + dz) - lse(z) = log1p(sum y expm1(dz)): one expm1 per
-        output and side, or per output when tm is -t (expm1(-x) = -expm1(x) / (1 + expm1(x)))."""
-        y = self.fw.y[rows]
-        sp, sm = np.zeros_like(t), np.zeros_like(t)
-        e, tmp = np.empty_like(t), np.empty_like(t)
-        for k in range(w.shape[1]):  # a loop over outputs keeps every array (A, C) and in cache
-            np.multiply(t, w[:, k:k + 1], out=e)
-            np.expm1(e, out=e)
-            if tm is None:
-                np.add(e, 1, out=tmp)
-                e *= y[:, k:k + 1]
-                sp += e
-                np.divide(e, tmp, out=tmp)  # y expm1(-x) = -y e / (1 + e)
-                sm -= tmp
-            else:
-                e *= y[:, k:k + 1]
-                sp += e
-                np.multiply(tm, w[:, k:k + 1], out=tmp)
-                np.expm1(tmp, out=tmp)
-                tmp *= y[:, k:k + 1]
-                sm += tmp
-        Yw = (self.Y[rows] * w).sum(axis=1)[:, None]
-        moved = 2 * t if tm is None else t - tm
-        return self.sum_y[rows][:, None] * (np.log1p(sp) - np.log1p(sm)) - moved * Yw
-
-    def sigmoid_ce_diff(self, rows: Array, t: Array, w: Array, tm: Array | None = None,
-                        ) -> Array:
-        """Like softmax_cce_diff for a sigmoid output with ce, whose terms are
-        softplus(z) - Y z: softplus(z + dz) - softplus(z) = log1p(y expm1(dz)) per output."""
-        y = self.fw.y[rows]
-        acc = np.zeros_like(t)
-        e, tmp = np.empty_like(t), np.empty_like(t)
-        for k in range(w.shape[1]):
-            np.multiply(t, w[:, k:k + 1], out=e)
-            np.expm1(e, out=e)
-            if tm is None:
-                np.add(e, 1, out=tmp)
-                np.divide(e, tmp, out=tmp)
-                np.negative(tmp, out=tmp)  # expm1(-x) = -e / (1 + e)
-            else:
-                np.multiply(tm, w[:, k:k + 1], out=tmp)
-                np.expm1(tmp, out=tmp)
-            e *= y[:, k:k + 1]
-            tmp *= y[:, k:k + 1]
-            acc += np.log1p(e, out=e)
-            acc -= np.log1p(tmp, out=tmp)
-        Yw = (self.Y[rows] * w).sum(axis=1)[:, None]
-        return acc - (2 * t if tm is None else t - tm) * Yw
-
     def fast_diff(self, rows: Array, t: Array, w: Array, tm: Array | None = None) -> Array:
-        """Return f(+) - f(-) (A, C) for safe samples by the output's closed-form difference."""
-        if self.softmax_cce:
-            return self.softmax_cce_diff(rows, t, w, tm)
-        return self.sigmoid_ce_diff(rows, t, w, tm)
+        """Return f(+) - f(-) (A, C) for safe samples ``rows`` (A,) whose output pre-activations
+        move by t (A, C) times w (A, n_out) (and by tm times w, default -t, on the - side)."""
+        diff = lossdiff.softmax_cce if self.softmax_cce else lossdiff.sigmoid_ce
+        return diff(self.fw.y[rows], self.Y[rows], t, w, tm)
 
     def output_diff(self, rows: Array, Zp: Array, Zm: Array) -> tuple[Array, Array, Array]:
         """Evaluate the output layer exactly as computed for samples ``rows`` (A,) with output
@@ -286,13 +226,7 @@ class _Evaluator:
         step = max(1, block_elements // (n_out * cols))
         for s0 in range(0, safe.size, step):  # blocks of samples keep (samples, n_out, cols) small
             rows = safe[s0:s0 + step]
-            d = dz[rows]
-            ep = np.expm1(d)
-            em = -ep / (1 + ep)  # expm1(-d)
-            y = fw.y[rows][:, :, None]
-            lse = np.log1p(y * ep[:, None, :]) - np.log1p(y * em[:, None, :])  # (S, n_out, cols)
-            diff += (self.sum_y[rows] @ lse.reshape(rows.size, -1)).reshape(n_out, cols)
-            diff -= 2 * self.Y[rows].T @ d
+            diff += lossdiff.softmax_cce_output_layer(fw.y[rows], self.Y[rows], dz[rows])
         rows = np.flatnonzero(~ok)  # near the clamp or non-finite: exactly as computed
         if rows.size:
             bsize = max(1, block_elements // (rows.size * n_out))

@@ -1,0 +1,95 @@
+"""Closed-form loss differences f(z + dz) - f(z - dz) for the two canonical output/loss pairs.
+
+For a softmax output with categorical cross-entropy the per-sample loss, away from the clamp,
+is ``sum(Y) lse(z) - Y . z``, and ``lse(z + dz) - lse(z) = log1p(sum_k y_k expm1(dz_k))``. For a
+sigmoid output with binary cross-entropy each term is ``softplus(z) - Y z``, and
+``softplus(z + dz) - softplus(z) = log1p(y expm1(dz))``. Both take one ``expm1`` per output
+(none of the normalisation, no ``log`` of every output) and give the *difference* directly,
+so it is not the small remainder of two large losses: its rounding error is relative to the
+difference itself. They hold only where the ``eps`` clamp cannot switch on; ``headroom`` says
+how far each sample's outputs are from it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from relu_ce_diag.network import Forward, Net
+
+Array = np.ndarray
+
+
+def headroom(net: Net, fw: Forward) -> Array:
+    """Return, per sample (N,), log(smallest output / clamp floor) (and, for sigmoid/ce,
+    of 1 - y, which as computed is only relatively accurate well away from 0)."""
+    info = np.finfo(fw.y.dtype)
+    floor = max(net.eps, float(np.sqrt(info.tiny)))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        room = np.log(fw.y.astype(np.float64).min(axis=1) / floor)
+        if net.out == "sigmoid":
+            near_one = (1 - fw.y).astype(np.float64).min(axis=1)
+            room = np.minimum(room, np.log(near_one / max(floor, 1e7 * float(info.eps))))
+    return room
+
+
+def softmax_cce(y: Array, Y: Array, t: Array, w: Array, tm: Array | None = None) -> Array:
+    """Return f(+) - f(-) (A, C) for samples with outputs y, targets Y (A, n_out) whose output
+    pre-activations move by t (A, C) times w (A, n_out) on the + side and by tm times w
+    (default -t) on the - side: one expm1 per output and side, or per output when tm is -t
+    (expm1(-x) = -expm1(x) / (1 + expm1(x)))."""
+    sp, sm = np.zeros_like(t), np.zeros_like(t)
+    e, tmp = np.empty_like(t), np.empty_like(t)
+    for k in range(w.shape[1]):  # a loop over outputs keeps every array (A, C) and in cache
+        np.multiply(t, w[:, k:k + 1], out=e)
+        np.expm1(e, out=e)
+        if tm is None:
+            np.add(e, 1, out=tmp)
+            e *= y[:, k:k + 1]
+            sp += e
+            np.divide(e, tmp, out=tmp)  # y expm1(-x) = -y e / (1 + e)
+            sm -= tmp
+        else:
+            e *= y[:, k:k + 1]
+            sp += e
+            np.multiply(tm, w[:, k:k + 1], out=tmp)
+            np.expm1(tmp, out=tmp)
+            tmp *= y[:, k:k + 1]
+            sm += tmp
+    Yw = (Y * w).sum(axis=1)[:, None]
+    moved = 2 * t if tm is None else t - tm
+    return Y.sum(axis=1)[:, None] * (np.log1p(sp) - np.log1p(sm)) - moved * Yw
+
+
+def sigmoid_ce(y: Array, Y: Array, t: Array, w: Array, tm: Array | None = None) -> Array:
+    """Like ``softmax_cce`` for a sigmoid output with ce: per output
+    log1p(y expm1(dz+)) - log1p(y expm1(dz-)) - Y (dz+ - dz-)."""
+    acc = np.zeros_like(t)
+    e, tmp = np.empty_like(t), np.empty_like(t)
+    for k in range(w.shape[1]):
+        np.multiply(t, w[:, k:k + 1], out=e)
+        np.expm1(e, out=e)
+        if tm is None:
+            np.add(e, 1, out=tmp)
+            np.divide(e, tmp, out=tmp)
+            np.negative(tmp, out=tmp)  # expm1(-x) = -e / (1 + e)
+        else:
+            np.multiply(tm, w[:, k:k + 1], out=tmp)
+            np.expm1(tmp, out=tmp)
+        e *= y[:, k:k + 1]
+        tmp *= y[:, k:k + 1]
+        acc += np.log1p(e, out=e)
+        acc -= np.log1p(tmp, out=tmp)
+    Yw = (Y * w).sum(axis=1)[:, None]
+    return acc - (2 * t if tm is None else t - tm) * Yw
+
+
+def softmax_cce_output_layer(y: Array, Y: Array, dz: Array) -> Array:
+    """Return the summed f(+) - f(-) (n_out, C) over samples for every output-layer entry
+    (k, i) of a softmax/cce net, which moves only z[:, k], by dz[:, i] (S, C)."""
+    ep = np.expm1(dz)
+    em = -ep / (1 + ep)  # expm1(-dz)
+    yk = y[:, :, None]
+    lse = np.log1p(yk * ep[:, None, :]) - np.log1p(yk * em[:, None, :])  # (S, n_out, C)
+    n_out, cols = y.shape[1], dz.shape[1]
+    total = (Y.sum(axis=1) @ lse.reshape(y.shape[0], -1)).reshape(n_out, cols)
+    return total - 2 * Y.T @ dz

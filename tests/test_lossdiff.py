@@ -1,0 +1,88 @@
+"""Closed-form loss differences against the losses evaluated directly and subtracted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from relu_ce_diag import lossdiff
+from relu_ce_diag.activations import ACTIVATIONS
+from relu_ce_diag.cells import CellSpec, prepare, validate
+from relu_ce_diag.losses import LOSSES
+from relu_ce_diag.network import forward
+
+RNG = np.random.default_rng(11)
+
+
+def _direct(out: str, loss: str, z: np.ndarray, Y: np.ndarray, dzp, dzm) -> np.ndarray:
+    """Per-sample f(z + dzp) - f(z + dzm), both losses evaluated as computed (A, C)."""
+    f = ACTIVATIONS[out].f
+    terms = LOSSES[loss].terms
+    zz = z[:, None, :]
+    Yb = Y[:, None, :]
+    return (terms(f(zz + dzp, 0.0), Yb, 0.0).sum(-1) - terms(f(zz + dzm, 0.0), Yb, 0.0).sum(-1))
+
+
+@pytest.mark.parametrize(("out", "loss", "fn"), [("softmax", "cce", lossdiff.softmax_cce),
+                                                 ("sigmoid", "ce", lossdiff.sigmoid_ce)])
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_closed_form_matches_direct_subtraction(out, loss, fn, symmetric):
+    """Equal the subtraction of two directly computed losses for moderate moves."""
+    A, C, K = 6, 4, 5
+    z = RNG.standard_normal((A, K))
+    y = ACTIVATIONS[out].f(z, 0.0)
+    Y = (RNG.random((A, K)) < 0.4).astype(float)
+    t = RNG.standard_normal((A, C)) * 0.3
+    tm = None if symmetric else RNG.standard_normal((A, C)) * 0.3
+    w = RNG.standard_normal((A, K))
+    got = fn(y, Y, t, w, tm)
+    minus = -t if tm is None else tm
+    want = _direct(out, loss, z, Y, t[..., None] * w[:, None, :], minus[..., None] * w[:, None, :])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
+
+
+def test_softmax_output_layer_sums_match_direct():
+    """The output-layer form equals per-entry direct differences summed over samples."""
+    S, C, K = 7, 3, 4
+    z = RNG.standard_normal((S, K))
+    y = ACTIVATIONS["softmax"].f(z, 0.0)
+    Y = np.eye(K)[RNG.integers(K, size=S)]
+    dz = RNG.standard_normal((S, C)) * 0.2
+    got = lossdiff.softmax_cce_output_layer(y, Y, dz)
+    for k in range(K):
+        move = np.zeros((S, C, K))
+        move[:, :, k] = dz
+        want = _direct("softmax", "cce", z, Y, move, -move).sum(axis=0)
+        np.testing.assert_allclose(got[k], want, rtol=1e-12, atol=1e-13)
+
+
+def test_small_moves_are_more_accurate_than_subtraction():
+    """For a 1e-7 move the closed form keeps ~all digits where subtraction keeps ~half."""
+    z = np.array([[0.3, -1.2, 2.0]])
+    y = ACTIVATIONS["softmax"].f(z, 0.0)
+    Y = np.array([[0.0, 1.0, 0.0]])
+    w = np.array([[0.7, -0.4, 1.1]])
+    t = np.array([[1e-7]])
+    got = lossdiff.softmax_cce(y, Y, t, w)[0, 0]
+    exact = 2 * 1e-7 * float((y * w).sum() - w[0, 1])  # odd part; the t^3 term is ~1e-22
+    assert abs(got - exact) <= 1e-20
+    sub = _direct("softmax", "cce", z, Y, (t[..., None] * w[:, None, :]),
+                  -(t[..., None] * w[:, None, :]))[0, 0]
+    assert abs(sub - exact) > abs(got - exact)
+
+
+@pytest.mark.parametrize(("out", "loss"), [("softmax", "cce"), ("sigmoid", "ce")])
+def test_headroom_is_the_log_distance_from_the_clamp(out, loss):
+    """Headroom is log(min y / eps) (and of 1 - y for sigmoid), -inf at an exact 0."""
+    spec = CellSpec(act="relu", out=out, loss=loss, eps=1e-3, samples=5)
+    prep = prepare(validate(spec))
+    a = prep.arrays
+    fw = forward(prep.net, a.W, a.X, a.Y)
+    room = lossdiff.headroom(prep.net, fw)
+    want = np.log(fw.y.min(axis=1) / 1e-3)
+    if out == "sigmoid":
+        want = np.minimum(want, np.log((1 - fw.y).min(axis=1) / 1e-3))
+    np.testing.assert_allclose(room, want, rtol=1e-12)
+    fw.y[0, 0] = 0.0
+    with np.errstate(divide="ignore"):
+        assert lossdiff.headroom(prep.net, fw)[0] == -np.inf
