@@ -6,8 +6,9 @@ Usage::
     python benchmarks/bench.py --sizes small,medium --repeat 5
     python benchmarks/bench.py --smoke         # a tiny size in about a second, no timing claims
 
-Every cell is relu hidden layer(s), softmax output, categorical cross-entropy, float64, step
-1e-6, generated from --seed. Rows:
+Every cell is relu hidden layer(s) (or --act), softmax output, categorical cross-entropy,
+float64, step 1e-6, generated from --seed. Sizes: small 5-100-3 N=16, medium 32-100-10 N=128,
+large 256-256-10 N=512, deep 32-64-32-10 N=128, deep3 32-64-32-16-10 N=128. Rows:
 
 * ``relu-diag check``: ``runner.check_prepared`` (forward pass, both backprops, central
   differences at h and h/2, tolerances, comparison, diagnostics); interpreter start excluded.
@@ -69,6 +70,7 @@ SIZES = {
     "medium": Size("medium", 32, (100,), 10, 128),
     "large": Size("large", 256, (256,), 10, 512, loop_subset=400),
     "deep": Size("deep", 32, (64, 32), 10, 128),
+    "deep3": Size("deep3", 32, (64, 32, 16), 10, 128),
 }
 SMOKE = Size("smoke", 3, (4,), 2, 5)
 
@@ -139,9 +141,10 @@ def _subset_fun(prep: Prepared, idx: Array) -> tuple[Callable[[Array], float], A
     return fun, a.W[idx].copy()
 
 
-def bench_size(size: Size, repeat: int, seed: int, smoke: bool) -> list[Row]:
+def bench_size(size: Size, repeat: int, seed: int, smoke: bool, act: str = "relu",
+               ) -> list[Row]:
     """Measure every available method on one size."""
-    spec = validate(CellSpec(act="relu", loss="cce", inputs=size.inputs, hidden=size.hidden,
+    spec = validate(CellSpec(act=act, loss="cce", inputs=size.inputs, hidden=size.hidden,
                              outputs=size.outputs, samples=size.samples, seed=seed))
     prep = prepare(spec)
     net, a = prep.net, prep.arrays
@@ -216,6 +219,9 @@ def _torch(size: Size, prep: Prepared, scale: float, extra: str) -> Row:
     except ImportError:
         return Row(size.name, "torch gradcheck", None, None, None, "torch not installed")
     net, a = prep.net, prep.arrays
+    acts = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
+                   "softplus": torch.nn.functional.softplus, "identity": lambda v: v,
+                   "leaky-relu": lambda v: torch.nn.functional.leaky_relu(v, net.leaky_slope)}
     mats = [torch.tensor(m, dtype=torch.float64, requires_grad=True) for m in net.unpack(a.W)]
     X = torch.tensor(a.X, dtype=torch.float64)
     Y = torch.tensor(a.Y, dtype=torch.float64)
@@ -224,7 +230,7 @@ def _torch(size: Size, prep: Prepared, scale: float, extra: str) -> Row:
         h = X
         for k, w in enumerate(ws):
             z = torch.cat([h, torch.ones(h.shape[0], 1, dtype=torch.float64)], 1) @ w.T
-            h = torch.relu(z) if k < len(ws) - 1 else torch.softmax(z, 1)
+            h = acts[net.act](z) if k < len(ws) - 1 else torch.softmax(z, 1)
         return -(Y * torch.log(torch.clamp(h, min=net.eps))).sum()
 
     start = time.perf_counter()
@@ -314,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3,
                     help="best of at least this many timed runs (fast ones repeat for 2 s)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--act", default="relu", choices=("relu", "leaky-relu", "tanh", "sigmoid",
+                                                      "softplus", "identity"),
+                    help="hidden activation (the output is softmax with cce)")
     ap.add_argument("--smoke", action="store_true",
                     help="a tiny size, everything once, no timing claims (for CI)")
     args = ap.parse_args(argv)
@@ -329,8 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         repeat = max(1, args.repeat)
     rows: list[Row] = []
     for sz in chosen.values():
-        rows.extend(bench_size(sz, repeat, args.seed, args.smoke))
-    print(f"relu-diag benchmark: relu hidden, softmax output, cce, float64, h={H:g}, "
+        rows.extend(bench_size(sz, repeat, args.seed, args.smoke, args.act))
+    print(f"relu-diag benchmark: {args.act} hidden, softmax output, cce, float64, h={H:g}, "
           f"seed {args.seed}, best of {repeat}")
     print(f"python {platform.python_version()}, numpy {np.__version__}, BLAS: {blas_info()}, "
           f"{os.cpu_count()} cpus")
