@@ -95,7 +95,7 @@ def _load_file(path: Path, ref: str) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # the user's module: any exception is theirs to see, in one line
+    except (Exception, SystemExit) as exc:  # the user's module (sys.exit too): theirs, one line
         sys.modules.pop(name, None)
         raise _raised(f"while loading {_short(str(path))}", exc) from None
     return module
@@ -112,7 +112,7 @@ def _load_module(modname: str, ref: str) -> ModuleType:
             raise UserFunctionError(f"{ref}: no module named {exc.name!r} (expected "
                                     "FILE.py:NAME or package.module:NAME)") from None
         raise _raised(f"while importing {modname}", exc) from None
-    except Exception as exc:  # the user's package: report its own error in one line
+    except (Exception, SystemExit) as exc:  # the user's package: its own error, one line
         raise _raised(f"while importing {modname}", exc) from None
 
 
@@ -187,7 +187,7 @@ def call(fn: GradFn, W: Array, X: Array, Y: Array, label: str, where: str = "at 
     """Call ``fn`` on fresh copies of W, X, Y; return the checked loss and gradient."""
     try:
         out = fn(W.copy(), X.copy(), Y.copy())
-    except Exception as exc:  # the user's code: its error is the message, in one line
+    except (Exception, SystemExit) as exc:  # the user's code (sys.exit too): one line
         raise _raised(f"raised by {label} {where}", exc) from None
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         got = f"a {type(out).__name__}" + (f" of length {len(out)}"
