@@ -7,6 +7,7 @@ import numpy as np
 from relu_ce_diag.budget import Limits, check_budget
 from relu_ce_diag.cells import CellSpec, Prepared, prepare, validate
 from relu_ce_diag.compare import compare, max_relative, normwise_relative, tolerance
+from relu_ce_diag.data import hidden_from_size, load_npz
 from relu_ce_diag.diagnostics import DiagContext, diagnose
 from relu_ce_diag.network import Net, backprop, deltas, forward, pack
 from relu_ce_diag.numgrad import central_differences, sample_scale
@@ -19,12 +20,28 @@ def run_cell(spec: CellSpec, limits: Limits | None = None) -> CellResult:
     limits = limits if limits is not None else Limits()
     spec = validate(spec)
     if spec.data is None:  # refuse before generating anything
-        net = Net((spec.inputs, *spec.hidden, spec.outputs))
-        check_budget(net, spec.samples, spec.id, limits, np.dtype(spec.dtype).itemsize)
+        refuse_too_large(spec, limits, spec.id)
     prep = prepare(spec)
     check_budget(prep.net, prep.arrays.X.shape[0], spec.id, limits,
                  np.dtype(spec.dtype).itemsize)
     return check_prepared(prep, cell_id=spec.id)
+
+
+def refuse_too_large(spec: CellSpec, limits: Limits, cell_id: str) -> None:
+    """Raise TooLargeError (or DataError) before a validated cell builds anything large.
+
+    Without ``data`` the sizes come from the spec; with it, only the .npz file is read (its
+    W fixes a single hidden width, as ``prepare`` does), never the weights generated."""
+    itemsize = np.dtype(spec.dtype).itemsize
+    if spec.data is None:
+        net = Net((spec.inputs, *spec.hidden, spec.outputs))
+        check_budget(net, spec.samples, cell_id, limits, itemsize)
+        return
+    X, Y, W = load_npz(spec.data)
+    hidden = spec.hidden
+    if W is not None and len(hidden) == 1:
+        hidden = (hidden_from_size(W.size, X.shape[1], Y.shape[1]) or hidden[0],)
+    check_budget(Net((X.shape[1], *hidden, Y.shape[1])), X.shape[0], cell_id, limits, itemsize)
 
 
 def check_prepared(prep: Prepared, cell_id: str, analytic: np.ndarray | None = None,

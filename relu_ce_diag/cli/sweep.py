@@ -50,8 +50,12 @@ def _clean(v: Any) -> Any:
 @click.option("--fn", "fn_ref", default=None, metavar="FILE.py:NAME",
               help="Sweep your own f, df = NAME(W, X, Y) (or package.module:NAME) at the W, "
                    "X, Y of --data: 2P calls per step.")
+@click.option("--max-params", type=click.IntRange(min=1), default=2_000_000, show_default=True,
+              help="Refuse (exit 2) a network or W with more parameters than this, unless "
+                   "--force.")
+@click.option("--force", is_flag=True, help="Run even above the size and memory bounds.")
 def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: bool,
-          fn_ref: str | None, **kw: Any) -> int:
+          fn_ref: str | None, max_params: int, force: bool, **kw: Any) -> int:
     """Sweep the finite-difference step: the error curve, classified, and the best --step.
 
     A correct gradient gives a V on log-log axes (truncation ~h^2 for large h, round-off
@@ -59,19 +63,23 @@ def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: 
     a wrong gradient is flat at every step. The verdict reads the norm-wise relative error
     (smooth, weighted by entry size); the per-entry maximum is shown but is noisier.
     """
+    from relu_ce_diag.budget import Limits
     from relu_ce_diag.cells import prepare, validate
     from relu_ce_diag.report.files import write_atomic
+    from relu_ce_diag.runner import refuse_too_large
     from relu_ce_diag.sweep import parse_steps, sweep_document, sweep_prepared
 
     spec = validate(spec_from_options(kw))
+    limits = Limits(max_params=max_params, force=force)
     swept = parse_steps(steps)
     if plot is not None:  # refuse before the work, not after it
         from relu_ce_diag.report.plot import ensure_available, plot_format
         plot_format(plot)
         ensure_available()
     if fn_ref is not None:
-        title, settings, n_params, result = _sweep_fn(spec, fn_ref, swept)
+        title, settings, n_params, result = _sweep_fn(spec, fn_ref, swept, limits)
     else:
+        refuse_too_large(spec, limits, spec.id)  # before generating or loading anything big
         prep = prepare(spec)
         title, settings, n_params = spec.id, prep.spec.as_dict(), prep.net.n_params
         result = sweep_prepared(prep, swept)
@@ -92,8 +100,8 @@ def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: 
     return code
 
 
-def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...]) -> tuple[str, dict[str, Any],
-                                                                          int, Any]:
+def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...], limits: Any,
+              ) -> tuple[str, dict[str, Any], int, Any]:
     """Sweep a user's function at the W, X, Y of --data; announce the calls on stderr."""
     from click.core import ParameterSource
     from rich.console import Console
@@ -110,6 +118,11 @@ def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...]) -> tuple[str, di
     if W is None:
         raise DataError(spec.data, "has no array W; --fn needs W, X and Y (the point to "
                         "sweep at)")
+    if W.size > limits.max_params and not limits.force:
+        from relu_ce_diag.errors import TooLargeError
+        raise TooLargeError(f"{spec.data}: W has {W.size:,} parameters, more than --max-params "
+                            f"{limits.max_params:,} (2 calls each per step); raise it or pass "
+                            "--force")
     uf = load_function(fn_ref)
     ctx = click.get_current_context()
     dtype_given = ctx.get_parameter_source("dtype") not in (None, ParameterSource.DEFAULT)
