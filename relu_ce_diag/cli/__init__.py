@@ -68,4 +68,5 @@ def main(debug: bool) -> None:
 
 from relu_ce_diag.cli import check as _check  # noqa: E402,F401  (registers the command)
 from relu_ce_diag.cli import explain as _explain  # noqa: E402,F401  (registers the command)
+from relu_ce_diag.cli import grid as _grid  # noqa: E402,F401  (registers the command)
 from relu_ce_diag.cli import sweep as _sweep  # noqa: E402,F401  (registers the command)

@@ -1,0 +1,109 @@
+"""``relu-diag grid FILE.yaml``: run a YAML grid of cells against their expectations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from relu_ce_diag.cli import EXIT_CODES, main
+
+GRID_EXIT = EXIT_CODES.replace("every cell passed (kink counts as pass unless --strict)",
+                               "every cell met its expectation (default: pass)")
+
+
+def _wide_console() -> Any:
+    """Return a stdout console; when not a terminal, wide enough for a grid row per line."""
+    from rich.console import Console
+
+    return Console(width=None if Console().is_terminal else 160)
+
+
+class Shard(click.ParamType):
+    """A shard ``K/N``: run the cells whose 0-based grid index i has i % N == K - 1."""
+
+    name = "K/N"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, tuple):
+            return value
+        try:
+            k, n = (int(v) for v in str(value).split("/"))
+        except ValueError:
+            k = n = 0
+        if not (n >= 1 and 1 <= k <= n):
+            self.fail(f"{value!r} is not a shard K/N with 1 <= K <= N, e.g. 2/4.", param, ctx)
+        return (k, n)
+
+
+@main.command(epilog=GRID_EXIT)
+@click.argument("file", metavar="FILE.yaml", type=str)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "junit"]),
+              default="table", show_default=True,
+              help="What to print on stdout; with --output, the format of the file.")
+@click.option("--output", type=str, default=None, metavar="FILE",
+              help="Also write a machine report to FILE (atomically): JUnit for --format "
+                   "junit or a .xml name, else JSON. stdout keeps the table.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Run cells in N parallel processes; the output is identical to --jobs 1.")
+@click.option("--shard", type=Shard(), default=None,
+              help="Run only shard K of N: the cells whose 0-based grid index i has "
+                   "i % N == K - 1.")
+@click.option("--strict", is_flag=True,
+              help="A kink no longer meets a pass expectation, nor a pass with warnings.")
+@click.option("--max-params", type=click.IntRange(min=1), default=2_000_000, show_default=True,
+              help="Refuse (exit 2, before any cell runs) a grid with a cell of more "
+                   "parameters than this, unless --force.")
+@click.option("--force", is_flag=True, help="Run cells even above the size and memory bounds.")
+def grid(file: str, fmt: str, output: str | None, jobs: int,
+         shard: tuple[int, int] | None, strict: bool, max_params: int, force: bool) -> int:
+    """Run every cell of a YAML grid and compare each verdict with its expectation."""
+    import sys
+
+    from relu_ce_diag.budget import Limits
+    from relu_ce_diag.config import load_grid
+    from relu_ce_diag.grid import expand, refuse, run_cells
+    from relu_ce_diag.grid import shard as take_shard
+    from relu_ce_diag.report.files import write_atomic
+    from relu_ce_diag.report.grid_table import grid_json, print_grid
+    from relu_ce_diag.report.junit import to_junit
+    from relu_ce_diag.report.table import make_console
+
+    cfg = load_grid(file)
+    cells = expand(cfg)
+    if shard is not None:
+        cells = take_shard(cells, *shard)
+    limits = Limits(max_params=max_params, force=force)
+    refuse(cells, limits)  # a cell over the bounds or with unusable data: exit 2, none run
+
+    def render(kind: str) -> str:
+        if kind == "junit":
+            return to_junit(run, cfg.name)
+        return grid_json(run, cfg.name, file, strict, shard)
+
+    err = make_console(stderr=True)
+    if err.is_terminal and cells:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      console=err, transient=True) as bar:
+            task = bar.add_task(cfg.name, total=len(cells))
+            run = run_cells(cells, jobs, strict, lambda c, r: bar.advance(task),
+                            limits=limits)
+    else:
+        run = run_cells(cells, jobs, strict, limits=limits)
+
+    if fmt != "table" and output is None:
+        click.echo(render(fmt), nl=False)
+    else:
+        title = f"{cfg.name}: {cfg.description}" if cfg.description else cfg.name
+        if shard is not None:
+            title += f" (shard {shard[0]}/{shard[1]})"
+        print_grid(_wide_console(), run, title)
+    if output is not None:
+        kind = fmt if fmt != "table" else ("junit" if output.endswith(".xml") else "json")
+        write_atomic(output, render(kind))
+    if run.interrupted:
+        click.echo(f"relu-diag: interrupted after {len(run.outcomes)} of {run.planned} "
+                   "cells", err=True)
+    sys.stdout.flush()
+    return run.exit_code
