@@ -236,6 +236,11 @@ def _parse(file: str) -> tuple[object, dict[tuple[Any, ...], int]]:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if "!!python/" in text:  # e.g. [!!python/name:os.system]: PyYAML stops at the tag
+            at = text[:text.index("!!python/")].count("\n") + 1
+            raise ConfigError(f"{file}:{at}: refused tag (and not valid YAML: {problem}); grid "
+                              "files are read with yaml.safe_load, which builds only plain "
+                              "data (no Python objects)") from None
         raise ConfigError(f"{file}{line}: not valid YAML ({problem})") from None
     except RecursionError:  # a self-referencing alias (a: &a [*a]) or thousands of levels
         raise ConfigError(f"{file}: nested too deeply (or an alias refers to itself); a grid "
