@@ -16,7 +16,7 @@ def _wide_console() -> Any:
     """Return a stdout console; when not a terminal, wide enough for a grid row per line."""
     from rich.console import Console
 
-    return Console(width=None if Console().is_terminal else 160)
+    return Console(width=None if Console().is_terminal else 200)
 
 
 class Shard(click.ParamType):
@@ -44,7 +44,7 @@ class Shard(click.ParamType):
 @click.option("--output", type=str, default=None, metavar="FILE",
               help="Also write a machine report to FILE (atomically): JUnit for --format "
                    "junit or a .xml name, else JSON. stdout keeps the table.")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
               help="Run cells in N parallel processes; the output is identical to --jobs 1.")
 @click.option("--shard", type=Shard(), default=None,
               help="Run only shard K of N: the cells whose 0-based grid index i has "

@@ -27,7 +27,7 @@ def _worst(o: Outcome) -> str:
     if r.status == "error" or r.worst is None:
         return r.reason
     w = r.worst
-    return f"{w.name}: {w.analytic:.4g} vs {w.numeric:.4g}"
+    return f"{w.name}: {w.analytic:.4g} vs {w.numeric:.4g}".replace(", ", ",")
 
 
 def grid_table(run: GridRun, title: str | None = None) -> Table:
@@ -39,7 +39,7 @@ def grid_table(run: GridRun, title: str | None = None) -> Table:
     t.add_column("status", no_wrap=True)
     t.add_column("expected", no_wrap=True)
     t.add_column("max rel err", justify="right", no_wrap=True)
-    t.add_column("worst entry: analytic vs numeric", overflow="fold")
+    t.add_column("worst: analytic vs numeric", overflow="fold")
     t.add_column("diagnostics", overflow="fold")
     show_why = any(o.cell.why for o in run.outcomes)
     if show_why:
