@@ -119,14 +119,14 @@ def parse_steps(text: str, label: str = "--steps") -> tuple[float, ...]:
             if len(parts) != 3:
                 raise ValueError
             start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
-            if count < 2 or not (start > 0 and stop > 0):
-                raise ValueError
+            if count < 2 or count > MAX_STEPS or not (start > 0 and stop > 0):
+                raise ValueError  # the count before logspace: 1e8 steps would take seconds
             steps = np.logspace(math.log10(start), math.log10(stop), count).tolist()
             steps[0], steps[-1] = start, stop  # the ends exactly as written
         else:
             steps = [float(s) for s in raw.split(",") if s.strip()]
     except (ValueError, OverflowError):
-        raise OptionError(label, text, STEPS_HELP) from None
+        raise OptionError(label, text, f"{STEPS_HELP}; at most {MAX_STEPS} steps") from None
     if not steps or any(not (math.isfinite(h) and 0 < h <= 1) for h in steps) \
             or len(steps) > MAX_STEPS:
         raise OptionError(label, text, f"{STEPS_HELP}; at most {MAX_STEPS} steps")
