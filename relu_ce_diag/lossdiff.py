@@ -12,6 +12,8 @@ how far each sample's outputs are from it.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from relu_ce_diag.network import Forward, Net
@@ -32,11 +34,64 @@ def headroom(net: Net, fw: Forward) -> Array:
     return room
 
 
+MAX_ORDER = 12
+
+
+def series_order(r: float, eps: float) -> int | None:
+    """Return the smallest order M whose remainder bound r^M e^r / (M+1)! is below eps / 8,
+    relative to sum_k y_k |t w_k| (the rounding scale of a direct sum), or None past
+    MAX_ORDER. ``r`` bounds |t w_k|."""
+    for M in range(1, MAX_ORDER + 1):
+        if r ** M * math.exp(r) / math.factorial(M + 1) <= eps / 8:
+            return M
+    return None
+
+
+def _horner(u: Array, c: Array) -> Array:
+    """Return sum_m c[:, m] u^m (A, C) by Horner's rule; c (A, M) with M >= 1."""
+    acc = np.broadcast_to(c[:, -1:], u.shape).copy()
+    for m in range(c.shape[1] - 2, -1, -1):
+        acc *= u
+        acc += c[:, m:m + 1]
+    return acc
+
+
+def _power_sums(t: Array, c: Array) -> tuple[Array, Array]:
+    """Return s(t) and s(-t), s(t) = sum_m c[:, m-1] t^m (A, C), c (A, M), from its even and
+    odd parts in u = t^2 (one Horner sweep for both signs)."""
+    u = t * t
+    odd = _horner(u, c[:, 0::2]) * t  # c1 t + c3 t^3 + ...
+    even = _horner(u, c[:, 1::2]) * u if c.shape[1] > 1 else np.zeros_like(t)
+    return even + odd, even - odd
+
+
 def softmax_cce(y: Array, Y: Array, t: Array, w: Array, tm: Array | None = None) -> Array:
     """Return f(+) - f(-) (A, C) for samples with outputs y, targets Y (A, n_out) whose output
     pre-activations move by t (A, C) times w (A, n_out) on the + side and by tm times w
-    (default -t) on the - side: one expm1 per output and side, or per output when tm is -t
-    (expm1(-x) = -expm1(x) / (1 + expm1(x)))."""
+    (default -t) on the - side.
+
+    s(t) = sum_k y_k expm1(t w_k) is evaluated by its power series sum_m t^m mu_m / m!, with
+    mu_m = sum_k y_k w_k^m, to the order whose remainder is below the rounding of the direct
+    sum (so the value is the same to rounding, at the cost of M operations per (pair, input)
+    instead of one expm1 per output); for large moves it falls back to one expm1 per output
+    and side, or per output when tm is -t (expm1(-x) = -expm1(x) / (1 + expm1(x)))."""
+    moved = 2 * t if tm is None else t - tm
+    Yw = (Y * w).sum(axis=1)[:, None]
+    lead = Y.sum(axis=1)[:, None]
+    if t.size and w.size:
+        reach = float(np.abs(t).max()) if tm is None else float(max(np.abs(t).max(),
+                                                                    np.abs(tm).max()))
+        order = series_order(reach * float(np.abs(w).max()), float(np.finfo(t.dtype).eps))
+        if order is not None:
+            c = np.empty((w.shape[0], order), dtype=t.dtype)
+            power = w.copy()
+            for m in range(1, order + 1):
+                c[:, m - 1] = (y * power).sum(axis=1) / math.factorial(m)
+                power *= w
+            sp, sm = _power_sums(t, c)
+            if tm is not None:
+                sm = _power_sums(tm, c)[0]
+            return lead * (np.log1p(sp) - np.log1p(sm)) - moved * Yw
     sp, sm = np.zeros_like(t), np.zeros_like(t)
     e, tmp = np.empty_like(t), np.empty_like(t)
     for k in range(w.shape[1]):  # a loop over outputs keeps every array (A, C) and in cache
@@ -55,9 +110,7 @@ def softmax_cce(y: Array, Y: Array, t: Array, w: Array, tm: Array | None = None)
             np.expm1(tmp, out=tmp)
             tmp *= y[:, k:k + 1]
             sm += tmp
-    Yw = (Y * w).sum(axis=1)[:, None]
-    moved = 2 * t if tm is None else t - tm
-    return Y.sum(axis=1)[:, None] * (np.log1p(sp) - np.log1p(sm)) - moved * Yw
+    return lead * (np.log1p(sp) - np.log1p(sm)) - moved * Yw
 
 
 def sigmoid_ce(y: Array, Y: Array, t: Array, w: Array, tm: Array | None = None) -> Array:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from relu_ce_diag import lossdiff
-from relu_ce_diag.network import Forward, Net, with_bias
+from relu_ce_diag.network import Forward, Net
 
 Array = np.ndarray
 DEFAULT_BLOCK_ELEMENTS = 1 << 18  # elements per (block, N, width) array: ~2 MB in float64
@@ -179,8 +179,8 @@ class _Evaluator:
                 straddle |= _any_rows(_crossed(Zp, Zm, up_act.kinks))
             w = self.mats[upper + 1]
             with np.errstate(over="ignore", invalid="ignore"):
-                Zp = with_bias(up_act.f(Zp, net.leaky_slope)) @ w.T
-                Zm = with_bias(up_act.f(Zm, net.leaky_slope)) @ w.T
+                Zp = _affine(up_act.f(Zp, net.leaky_slope), w)
+                Zm = _affine(up_act.f(Zm, net.leaky_slope), w)
         d, st, cl = self.output_diff(np.arange(N), Zp.transpose(1, 0, 2), Zm.transpose(1, 0, 2))
         return d.sum(axis=0), straddle | st.any(axis=0), np.asarray(cl.any(axis=0))
 
@@ -345,10 +345,17 @@ class _Evaluator:
                 straddle |= _crossed(Zp, Zm, up_act.kinks).any(axis=-1)
             w = self.mats[upper + 1]
             with np.errstate(over="ignore", invalid="ignore"):
-                Zp = with_bias(up_act.f(Zp, net.leaky_slope)) @ w.T
-                Zm = with_bias(up_act.f(Zm, net.leaky_slope)) @ w.T
+                Zp = _affine(up_act.f(Zp, net.leaky_slope), w)
+                Zm = _affine(up_act.f(Zm, net.leaky_slope), w)
         d, st, cl = self.output_diff(n, Zp, Zm)
         return d, straddle | st, cl
+
+
+def _affine(a: Array, w: Array) -> Array:
+    """Return with_bias(a) @ w.T for a (..., n) as one matrix product (one BLAS call)."""
+    flat = a.reshape(-1, a.shape[-1])
+    out = flat @ w[:, :-1].T + w[:, -1]
+    return out.reshape(a.shape[:-1] + (w.shape[0],))
 
 
 def _segments(J: Array) -> tuple[Array, Array]:

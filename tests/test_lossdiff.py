@@ -26,14 +26,16 @@ def _direct(out: str, loss: str, z: np.ndarray, Y: np.ndarray, dzp, dzm) -> np.n
 @pytest.mark.parametrize(("out", "loss", "fn"), [("softmax", "cce", lossdiff.softmax_cce),
                                                  ("sigmoid", "ce", lossdiff.sigmoid_ce)])
 @pytest.mark.parametrize("symmetric", [True, False])
-def test_closed_form_matches_direct_subtraction(out, loss, fn, symmetric):
-    """Equal the subtraction of two directly computed losses for moderate moves."""
+@pytest.mark.parametrize("size", [0.3, 1e-3])
+def test_closed_form_matches_direct_subtraction(out, loss, fn, symmetric, size):
+    """Equal the subtraction of two directly computed losses for moderate and small moves
+    (the power series route and the expm1 route)."""
     A, C, K = 6, 4, 5
     z = RNG.standard_normal((A, K))
     y = ACTIVATIONS[out].f(z, 0.0)
     Y = (RNG.random((A, K)) < 0.4).astype(float)
-    t = RNG.standard_normal((A, C)) * 0.3
-    tm = None if symmetric else RNG.standard_normal((A, C)) * 0.3
+    t = RNG.standard_normal((A, C)) * size
+    tm = None if symmetric else RNG.standard_normal((A, C)) * size
     w = RNG.standard_normal((A, K))
     got = fn(y, Y, t, w, tm)
     minus = -t if tm is None else tm
@@ -86,3 +88,33 @@ def test_headroom_is_the_log_distance_from_the_clamp(out, loss):
     fw.y[0, 0] = 0.0
     with np.errstate(divide="ignore"):
         assert lossdiff.headroom(prep.net, fw)[0] == -np.inf
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("size", [1e-6, 1e-3, 1e-2])
+def test_power_series_equals_expm1_to_rounding(monkeypatch, symmetric, size):
+    """The power-series evaluation of sum y expm1(t w) gives the expm1 route's values."""
+    A, C, K = 9, 5, 10
+    y = ACTIVATIONS["softmax"].f(RNG.standard_normal((A, K)), 0.0)
+    Y = np.eye(K)[RNG.integers(K, size=A)]
+    t = RNG.standard_normal((A, C)) * size
+    tm = None if symmetric else -t * (1 + RNG.standard_normal((A, C)) * 0.1)
+    w = RNG.standard_normal((A, K))
+    assert lossdiff.series_order(float(np.abs(t).max() * np.abs(w).max()) * 1.2, 2.2e-16)
+    series = lossdiff.softmax_cce(y, Y, t, w, tm)
+    monkeypatch.setattr(lossdiff, "MAX_ORDER", 0)  # force one expm1 per output
+    direct = lossdiff.softmax_cce(y, Y, t, w, tm)
+    scale = np.abs(t) * np.abs(w).max(axis=1)[:, None]  # the size of the loss difference
+    assert (np.abs(series - direct) <= 1e-14 * scale).all()
+
+
+def test_series_order_bounds_the_remainder():
+    """The chosen order makes r^M e^r / (M+1)! tiny, and large moves get no order."""
+    import math
+
+    for r in (1e-8, 1e-5, 1e-3, 0.1):
+        M = lossdiff.series_order(r, 2.2e-16)
+        assert M is not None
+        assert r ** M * math.exp(r) / math.factorial(M + 1) <= 2.2e-16 / 8
+        assert M == 1 or r ** (M - 1) * math.exp(r) / math.factorial(M) > 2.2e-16 / 8
+    assert lossdiff.series_order(5.0, 2.2e-16) is None
