@@ -13,10 +13,14 @@ GRID_EXIT = EXIT_CODES.replace("every cell passed (kink counts as pass unless --
 
 
 def _wide_console() -> Any:
-    """Return a stdout console; when not a terminal, wide enough for a grid row per line."""
+    """Return a stdout console; when not a terminal (and COLUMNS is unset), wide enough for
+    a grid row per line."""
+    import os
+
     from rich.console import Console
 
-    return Console(width=None if Console().is_terminal else 200)
+    wide = not Console().is_terminal and not os.environ.get("COLUMNS", "").isdigit()
+    return Console(width=200 if wide else None)
 
 
 class Shard(click.ParamType):
