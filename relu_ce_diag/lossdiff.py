@@ -65,22 +65,23 @@ def _power_sums(t: Array, c: Array) -> tuple[Array, Array]:
     return even + odd, even - odd
 
 
-def softmax_cce(y: Array, Y: Array, t: Array, w: Array, tm: Array | None = None) -> Array:
+def softmax_cce(y: Array, Y: Array, t: Array, w: Array, tm: Array | None = None,
+                reach: float | None = None) -> Array:
     """Return f(+) - f(-) (A, C) for samples with outputs y, targets Y (A, n_out) whose output
     pre-activations move by t (A, C) times w (A, n_out) on the + side and by tm times w
-    (default -t) on the - side.
+    (default -t) on the - side; ``reach``, if given, bounds |t| and |tm|.
 
     s(t) = sum_k y_k expm1(t w_k) is evaluated by its power series sum_m t^m mu_m / m!, with
     mu_m = sum_k y_k w_k^m, to the order whose remainder is below the rounding of the direct
     sum (so the value is the same to rounding, at the cost of M operations per (pair, input)
     instead of one expm1 per output); for large moves it falls back to one expm1 per output
     and side, or per output when tm is -t (expm1(-x) = -expm1(x) / (1 + expm1(x)))."""
-    moved = 2 * t if tm is None else t - tm
     Yw = (Y * w).sum(axis=1)[:, None]
     lead = Y.sum(axis=1)[:, None]
     if t.size and w.size:
-        reach = float(np.abs(t).max()) if tm is None else float(max(np.abs(t).max(),
-                                                                    np.abs(tm).max()))
+        if reach is None:
+            reach = float(np.abs(t).max()) if tm is None else float(max(np.abs(t).max(),
+                                                                        np.abs(tm).max()))
         order = series_order(reach * float(np.abs(w).max()), float(np.finfo(t.dtype).eps))
         if order is not None:
             c = np.empty((w.shape[0], order), dtype=t.dtype)
@@ -91,7 +92,7 @@ def softmax_cce(y: Array, Y: Array, t: Array, w: Array, tm: Array | None = None)
             sp, sm = _power_sums(t, c)
             if tm is not None:
                 sm = _power_sums(tm, c)[0]
-            return lead * (np.log1p(sp) - np.log1p(sm)) - moved * Yw
+            return _combine(lead, sp, sm, t, tm, Yw)
     sp, sm = np.zeros_like(t), np.zeros_like(t)
     e, tmp = np.empty_like(t), np.empty_like(t)
     for k in range(w.shape[1]):  # a loop over outputs keeps every array (A, C) and in cache
@@ -110,7 +111,17 @@ def softmax_cce(y: Array, Y: Array, t: Array, w: Array, tm: Array | None = None)
             np.expm1(tmp, out=tmp)
             tmp *= y[:, k:k + 1]
             sm += tmp
-    return lead * (np.log1p(sp) - np.log1p(sm)) - moved * Yw
+    return _combine(lead, sp, sm, t, tm, Yw)
+
+
+def _combine(lead: Array, sp: Array, sm: Array, t: Array, tm: Array | None, Yw: Array,
+             ) -> Array:
+    """Return sum(Y) (log1p(s+) - log1p(s-)) - (t+ - t-) Y.w, reusing sp's buffer."""
+    out = np.log1p(sp, out=sp)
+    out -= np.log1p(sm, out=sm)
+    out *= lead
+    out -= (t - tm) * Yw if tm is not None else t * (2 * Yw)
+    return out
 
 
 def sigmoid_ce(y: Array, Y: Array, t: Array, w: Array, tm: Array | None = None) -> Array:

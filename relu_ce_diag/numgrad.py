@@ -45,7 +45,7 @@ _PIECES: dict[str, Callable[[float], tuple[float, float]]] = {
 # Smooth hidden activations and their largest slope (bounds how far the outputs can move).
 _SMOOTH = {"tanh": 1.0, "sigmoid": 0.25, "softplus": 1.0}
 DIRECTION_BUDGET = 8  # the (N, n_out, rows) directions of a deeper layer, in blocks
-FAST_CHUNK = 1 << 15  # elements per (pairs, cols) array of the fast path: stays in cache
+FAST_CHUNK = 1 << 16  # elements per (pairs, cols) array of the fast path: stays in cache
 _LOG_SLACK = 1e-6  # log-space room for the rounding of y when deciding "safely above the clamp"
 
 
@@ -121,11 +121,14 @@ class _Evaluator:
             return np.zeros(np.broadcast(rows, bound).shape, dtype=bool)
         return self.finite[rows] & (self.headroom[rows] > 2 * bound + _LOG_SLACK)
 
-    def fast_diff(self, rows: Array, t: Array, w: Array, tm: Array | None = None) -> Array:
+    def fast_diff(self, rows: Array, t: Array, w: Array, tm: Array | None = None,
+                  reach: float | None = None) -> Array:
         """Return f(+) - f(-) (A, C) for safe samples ``rows`` (A,) whose output pre-activations
-        move by t (A, C) times w (A, n_out) (and by tm times w, default -t, on the - side)."""
-        diff = lossdiff.softmax_cce if self.softmax_cce else lossdiff.sigmoid_ce
-        return diff(self.fw.y[rows], self.Y[rows], t, w, tm)
+        move by t (A, C) times w (A, n_out) (and by tm times w, default -t, on the - side);
+        ``reach`` bounds |t| and |tm|."""
+        if self.softmax_cce:
+            return lossdiff.softmax_cce(self.fw.y[rows], self.Y[rows], t, w, tm, reach)
+        return lossdiff.sigmoid_ce(self.fw.y[rows], self.Y[rows], t, w, tm)
 
     def output_diff(self, rows: Array, Zp: Array, Zm: Array) -> tuple[Array, Array, Array]:
         """Evaluate the output layer exactly as computed for samples ``rows`` (A,) with output
@@ -312,10 +315,10 @@ class _Evaluator:
                     zc, a0 = z[nc, Jc][:, None], fw.inputs[layer + 1][nc, Jc][:, None]
                     tp = act.f(zc + dz[nc], net.leaky_slope) - a0
                     tm = act.f(zc - dz[nc], net.leaky_slope) - a0
-                    d = self.fast_diff(nc, tp, V[nc, :, Jc], tm)
+                    d = self.fast_diff(nc, tp, V[nc, :, Jc], tm, float(tmax[nc].max()))
                 elif which is fast:
                     t = slope[nc, Jc][:, None] * dz[nc]  # (A, cols)
-                    d = self.fast_diff(nc, t, V[nc, :, Jc])
+                    d = self.fast_diff(nc, t, V[nc, :, Jc], reach=float(tmax[nc].max()))
                 else:
                     d, st, cl = self.exact_pairs(layer, nc, Jc, dz[nc])
                     _scatter_or(straddle, Jc, st)
