@@ -147,10 +147,13 @@ def shard(cells: Sequence[GridCell], k: int, n: int) -> tuple[GridCell, ...]:
 
 
 def refuse(cells: Sequence[GridCell], limits: Limits) -> None:
-    """Raise TooLargeError naming the first cell over ``limits`` (DataError for an unusable
-    data file) before any cell runs: a grid is refused whole, not cell by cell."""
+    """Raise an input error naming file:line and the first cell over ``limits`` (or with an
+    unusable data file) before any cell runs: a grid is refused whole, not cell by cell."""
     for cell in cells:
-        refuse_too_large(cell.spec, limits, cell.id)
+        try:
+            refuse_too_large(cell.spec, limits, cell.id)
+        except ReluDiagError as exc:
+            raise ReluDiagError(f"{cell.where.source}: {cell.where.path}: {exc}") from None
 
 
 def _error(cell: GridCell, reason: str) -> CellResult:

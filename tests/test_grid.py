@@ -70,6 +70,16 @@ def test_cross_field_error_names_the_cell(tmp_path: Path) -> None:
         expand(load_grid(f))
 
 
+def test_too_large_cell_refuses_the_grid_before_it_runs(tmp_path: Path) -> None:
+    """A cell over --max-params is exit 2 naming file:line, cell path and the option."""
+    f = grid_file(tmp_path, "cells:\n  - {act: relu}\n  - {act: relu, hidden: 5000}\n")
+    res = CliRunner().invoke(main, ["grid", f, "--max-params", "1000"])
+    assert res.exit_code == 2 and res.stdout == ""
+    (line,) = res.stderr.splitlines()
+    assert f"{f}:4: cells[1]: cell relu/relu/ce/shortcut hidden=5000" in line
+    assert "--max-params" in line
+
+
 def test_last_matching_rule_wins_and_default_is_pass(tmp_path: Path) -> None:
     """Rules apply in order (the last match wins); out matches the resolved output."""
     f = grid_file(tmp_path, "cells:\n  - {act: relu}\nexpect:\n"
