@@ -83,11 +83,20 @@ class GridConfig:
     where: Where
 
 
+class _DuplicateKeyError(Exception):
+    """A mapping spells the same key twice (key path, 1-based line)."""
+
+
 def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
     """Map every key path below ``node`` to the 1-based line of its value."""
     out.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        seen = set()
         for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value != "<<":
+                if k.value in seen:  # safe_load would keep the last one without a word
+                    raise _DuplicateKeyError(_show_path((*path, k.value)), k.start_mark.line + 1)
+                seen.add(k.value)
             out[path + (k.value,)] = k.start_mark.line + 1
             _lines(v, (*path, k.value), out)
     elif isinstance(node, yaml.SequenceNode):
@@ -249,6 +258,10 @@ def _parse(file: str) -> tuple[object, dict[tuple[Any, ...], int]]:
     if node is not None:
         try:
             _lines(node, (), lines)
+        except _DuplicateKeyError as dup:
+            path, line = dup.args
+            raise ConfigError(f"{file}:{line}: {path}: duplicate key; YAML would keep only the "
+                              "last one, so remove or merge the other") from None
         except RecursionError:
             raise ConfigError(f"{file}: nested too deeply (or an alias refers to itself); a "
                               "grid file is a few levels of plain mappings and lists") from None

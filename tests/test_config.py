@@ -114,6 +114,13 @@ def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
         load_grid(write(tmp_path, "grid:\n  act: [relu\n"))
 
 
+def test_duplicate_key_is_refused(tmp_path: Path) -> None:
+    """A key given twice is refused at its second line instead of silently dropped."""
+    text = "grid:\n  act: [relu]\n  loss: [se]\n  act: [tanh]\n"
+    with pytest.raises(ConfigError, match=r"g\.yaml:4: grid\.act: duplicate key"):
+        load_grid(write(tmp_path, text))
+
+
 def test_missing_file(tmp_path: Path) -> None:
     """A grid file that does not exist is an input error."""
     with pytest.raises(ConfigError, match="no such file"):
