@@ -83,8 +83,9 @@ def load_npz(path: str) -> tuple[Array, Array, Array | None]:
             W = _array(path, z, "W") if "W" in z.files else None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         if "pickle" in str(exc):  # NumPy's text would invite allow_pickle: say what is wrong
-            raise DataError(path, "not an .npz file of numeric arrays (object arrays and "
-                            "pickled data are refused; save with np.savez)") from None
+            raise DataError(path, "not a readable .npz file (not a zip of numeric arrays; "
+                            "object arrays and pickled data are refused; save with np.savez)"
+                            ) from None
         raise DataError(path, f"not a readable .npz file ({exc})") from None
     if X.ndim != 2 or Y.ndim != 2:
         raise DataError(path, f"X and Y must be 2-D (samples x features); got shapes "

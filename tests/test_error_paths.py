@@ -114,7 +114,7 @@ YAML = {  # name -> text of a bad grid file, and the fragment its message must n
     "nodata.yaml": ("grid: {act: [relu]}\ndefaults: {data: nope.npz}\n", "nope.npz"),
     "datanum.yaml": ("grid: {act: [relu]}\ndefaults: {data: 3}\n", "data"),
     "garbagedata.yaml": ("grid: {act: [relu]}\ndefaults: {data: garbage.npz}\n",
-                         "not an .npz file"),
+                         "not a zip of numeric arrays"),
     "nandata.yaml": ("grid: {act: [relu]}\ndefaults: {data: nan.npz}\n", "nan.npz"),
     "objdata.yaml": ("grid: {act: [relu]}\ndefaults: {data: obj.npz}\n", "obj.npz"),
     "expectnum.yaml": ("grid: {act: [relu]}\nexpect: 3\n", "expect"),
@@ -157,7 +157,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 DATA_CASES = [  # --data problems, for check and sweep alike: (file, fragment)
-    ("nope.npz", "no such file"), ("garbage.npz", "not an .npz file"),
+    ("nope.npz", "no such file"), ("garbage.npz", "not a zip of numeric arrays"),
     ("zero.npz", "not a readable .npz"), ("folder.npz", "no such file"),
     ("nan.npz", "NaN"), ("inf.npz", "infinite"), ("obj.npz", "object arrays"), ("str.npz", "dtype"),
     ("cplx.npz", "dtype"), ("d3.npz", "2-D"), ("d0.npz", "2-D"), ("d1.npz", "2-D"),
@@ -218,7 +218,7 @@ FN_CASES = [  # (args after --fn, fragment)
     (["exits.py:f", "--data", "w.npz"], "SystemExit"),
     (["no_such_module_xyz:f", "--data", "w.npz"], "no module named"),
     (["fn.py:ok", "--data", "nan.npz"], "NaN"),
-    (["fn.py:ok", "--data", "garbage.npz"], "not an .npz file"),
+    (["fn.py:ok", "--data", "garbage.npz"], "not a zip of numeric arrays"),
 ]
 
 SWEEP_CASES = [
