@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 import click
+import numpy as np
 
 from relu_ce_diag.cli import main
 from relu_ce_diag.cli.options import cell_options, spec_from_options
@@ -76,13 +77,14 @@ def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: 
         from relu_ce_diag.report.plot import ensure_available, plot_format
         plot_format(plot)
         ensure_available()
-    if fn_ref is not None:
-        title, settings, n_params, result = _sweep_fn(spec, fn_ref, swept, limits)
-    else:
-        refuse_too_large(spec, limits, spec.id)  # before generating or loading anything big
-        prep = prepare(spec)
-        title, settings, n_params = spec.id, prep.spec.as_dict(), prep.net.n_params
-        result = sweep_prepared(prep, swept)
+    with np.errstate(all="ignore"):  # overflow or NaN is a finding of the sweep, not a warning
+        if fn_ref is not None:
+            title, settings, n_params, result = _sweep_fn(spec, fn_ref, swept, limits)
+        else:
+            refuse_too_large(spec, limits, spec.id)  # before generating or loading anything big
+            prep = prepare(spec)
+            title, settings, n_params = spec.id, prep.spec.as_dict(), prep.net.n_params
+            result = sweep_prepared(prep, swept)
     code = 0 if result.verdict.ok else 1
     doc = json.dumps(_clean(sweep_document(result, title, settings, n_params, code)),
                      indent=2, allow_nan=False) + "\n"
