@@ -140,13 +140,16 @@ PIECEWISE_QUADRATIC = ("relu", "leaky-relu", "identity")
 SMOOTH_OUT = [("sigmoid", "ce"), ("sigmoid", "se"), ("tanh", "se"), ("softmax", "cce")]
 
 
-@pytest.mark.parametrize("out,loss", SMOOTH_OUT)
-@pytest.mark.parametrize("act", HIDDEN_NAMES)
+# softmax + cce on a piecewise-linear hidden layer has no visible round-off region:
+# test_softmax_cce_round_off_is_tiny covers those cells instead.
+V_CELLS = [(act, out, loss) for out, loss in SMOOTH_OUT for act in HIDDEN_NAMES
+           if not (out == "softmax" and act in PIECEWISE_QUADRATIC)]
+
+
+@pytest.mark.parametrize("act,out,loss", V_CELLS)
 def test_smooth_cells_have_a_v(act: str, out: str, loss: str) -> None:
     """A correct gradient (exact backprop, a smooth output) has its minimum between 1e-8 and
     1e-4, a truncation slope near 2 and a round-off slope near -1."""
-    if out == "softmax" and act in PIECEWISE_QUADRATIC:
-        pytest.skip("round-off below the swept range: test_softmax_cce_round_off_is_tiny")
     s = run(act=act, out=out, loss=loss, backprop="exact")
     assert s.verdict.kind == "v", s.verdict.lines
     assert 1e-8 <= s.verdict.best_step <= 1e-4
