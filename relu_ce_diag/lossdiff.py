@@ -49,20 +49,27 @@ def series_order(r: float, eps: float) -> int | None:
 
 def _horner(u: Array, c: Array) -> Array:
     """Return sum_m c[:, m] u^m (A, C) by Horner's rule; c (A, M) with M >= 1."""
-    acc = np.broadcast_to(c[:, -1:], u.shape).copy()
-    for m in range(c.shape[1] - 2, -1, -1):
+    if c.shape[1] == 1:
+        return np.broadcast_to(c, u.shape).copy()
+    acc = u * c[:, -1:]
+    acc += c[:, -2:-1]
+    for m in range(c.shape[1] - 3, -1, -1):
         acc *= u
         acc += c[:, m:m + 1]
     return acc
 
 
 def _power_sums(t: Array, c: Array) -> tuple[Array, Array]:
-    """Return s(t) and s(-t), s(t) = sum_m c[:, m-1] t^m (A, C), c (A, M), from its even and
-    odd parts in u = t^2 (one Horner sweep for both signs)."""
+    """Return the even and odd parts of s(t) = sum_m c[:, m-1] t^m (A, C), c (A, M), so that
+    s(+-t) = even +- odd (one Horner sweep in u = t^2 for both signs)."""
     u = t * t
-    odd = _horner(u, c[:, 0::2]) * t  # c1 t + c3 t^3 + ...
-    even = _horner(u, c[:, 1::2]) * u if c.shape[1] > 1 else np.zeros_like(t)
-    return even + odd, even - odd
+    odd = _horner(u, c[:, 0::2])
+    odd *= t  # c1 t + c3 t^3 + ...
+    if c.shape[1] == 1:
+        return np.zeros_like(t), odd
+    even = _horner(u, c[:, 1::2])
+    even *= u  # c2 t^2 + c4 t^4 + ...
+    return even, odd
 
 
 def softmax_cce(y: Array, Y: Array, t: Array, w: Array, tm: Array | None = None,
@@ -89,10 +96,18 @@ def softmax_cce(y: Array, Y: Array, t: Array, w: Array, tm: Array | None = None,
             for m in range(1, order + 1):
                 c[:, m - 1] = (y * power).sum(axis=1) / math.factorial(m)
                 power *= w
-            sp, sm = _power_sums(t, c)
-            if tm is not None:
-                sm = _power_sums(tm, c)[0]
-            return _combine(lead, sp, sm, t, tm, Yw)
+            even, odd = _power_sums(t, c)
+            if tm is None:  # log1p(s+) - log1p(s-) = log1p(2 odd / (1 + even - odd))
+                den = even - odd
+                den += 1
+                odd /= den
+                odd *= 2
+                out = np.log1p(odd, out=odd)
+                out *= lead
+                out -= t * (2 * Yw)
+                return out
+            em, om = _power_sums(tm, c)
+            return _combine(lead, even + odd, em + om, t, tm, Yw)
     sp, sm = np.zeros_like(t), np.zeros_like(t)
     e, tmp = np.empty_like(t), np.empty_like(t)
     for k in range(w.shape[1]):  # a loop over outputs keeps every array (A, C) and in cache
