@@ -112,8 +112,11 @@ def validate(spec: CellSpec, label: str = "--{}") -> CellSpec:
         raise OptionError(lab("seed"), spec.seed, "a whole number >= 0")
     _number(lab("eps"), spec.eps, lo=0.0, hi=0.5, what="a number in [0, 0.5] (0: no clamp)")
     if spec.step is not None:
-        _number(lab("step"), spec.step, lo=0.0, hi=1.0, what="a number in (0, 1]",
-                open_low=True)
+        # below the dtype's machine epsilon W + h rounds to W: a zero numerical gradient
+        # and a round-off tolerance so wide that any gradient would pass
+        tiny = float(np.finfo(spec.dtype).eps)
+        _number(lab("step"), spec.step, lo=tiny, hi=1.0,
+                what=f"a number in [{tiny:.3g}, 1] (smaller steps vanish in {spec.dtype})")
     _number(lab("relu-grad-at-zero"), spec.relu_grad_at_zero, lo=0.0, hi=1.0,
             what="a number in [0, 1]")
     _number(lab("leaky-slope"), spec.leaky_slope, lo=0.0, hi=1.0, what="a number in [0, 1)")
