@@ -315,6 +315,7 @@ PLANT = ("import relu_ce_diag.runner as r\n"
 @pytest.mark.parametrize(("argv", "env", "traceback"), [
     (["check"], {}, False),
     (["--debug", "check"], {}, True),
+    (["check", "--debug"], {}, True),
     (["check"], {"RELU_DIAG_DEBUG": "1"}, True),
 ])
 def test_debug_shows_the_traceback(argv: list[str], env: dict[str, str],

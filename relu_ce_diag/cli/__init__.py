@@ -35,6 +35,8 @@ class DiagGroup(click.Group):
              **extra: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in argv or os.environ.get("RELU_DIAG_DEBUG") == "1"
+        if "--debug" in argv:  # `relu-diag check ... --debug` works too: it is the group's flag
+            argv = ["--debug", *(a for a in argv if a != "--debug")]
         try:
             rv = super().main(args=argv, prog_name=prog_name or "relu-diag",
                               complete_var=complete_var, standalone_mode=False, **extra)
