@@ -184,6 +184,7 @@ OPTION_CASES = [  # options common to check and sweep: (args, fragment)
     (["--seed", "-1"], "--seed"), (["--seed", "x"], "--seed"), (["--step", "0"], "--step"),
     (["--step", "-1"], "--step"), (["--step", "2"], "--step"), (["--step", "nan"], "--step"),
     (["--step", "1e-320"], "2.22e-16"), (["--step", "1e-8", "--dtype", "float32"], "float32"),
+    (["--data", "two\nlines.npz"], "two\\nlines.npz"), (["--output", "no\ndir/x"], "no\\ndir"),
     (["--relu-grad-at-zero", "2"], "--relu-grad-at-zero"),
     (["--relu-grad-at-zero", "nan"], "--relu-grad-at-zero"),
     (["--leaky-slope", "-1"], "--leaky-slope"), (["--leaky-slope", "1.5"], "--leaky-slope"),

@@ -23,6 +23,8 @@ Exit codes:
 
 
 def _fail(message: str, code: int) -> int:
+    # one line, even for a file name or a user's exception text holding a newline
+    message = message.replace("\r", "\\r").replace("\n", "\\n")
     click.echo(f"relu-diag: error: {message}", err=True)
     return code
 
