@@ -4,12 +4,10 @@ in parallel processes or as one shard. Never prints; progress goes through a cal
 from __future__ import annotations
 
 import itertools
-import os
 import signal
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from multiprocessing import get_context
 from pathlib import Path
@@ -23,7 +21,6 @@ from relu_ce_diag.results import EXIT_FINDING, EXIT_INTERRUPTED, EXIT_OK, CellRe
 from relu_ce_diag.runner import refuse_too_large, run_cell
 
 BASE_KEYS = ("act", "out", "loss", "backprop")
-BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @dataclass(frozen=True)
@@ -182,19 +179,6 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent alone handles Ctrl-C
 
 
-@contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """Start workers with one BLAS thread each: N processes, not N x cores threads."""
-    saved = {k: os.environ.get(k) for k in BLAS_THREADS}
-    os.environ.update({k: "1" for k, v in saved.items() if v is None})
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-
-
 def _stop(pool: ProcessPoolExecutor) -> None:
     """Cancel the queued cells and end the running ones now, rather than wait for them."""
     terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
@@ -233,9 +217,10 @@ def run_cells(cells: Sequence[GridCell], jobs: int = 1, strict: bool = False,
                                        mp_context=get_context("spawn"),
                                        initializer=_ignore_sigint)
             try:
-                with _one_blas_thread():
-                    futures: dict[Future[CellResult], int] = {
-                        pool.submit(run_one, cell, *bounds): pos for pos, cell in enumerate(cells)}
+                # Workers inherit the environment, hence the parent's BLAS thread count: the
+                # same count gives the same rounding, so --jobs N matches --jobs 1 bit for bit.
+                futures: dict[Future[CellResult], int] = {
+                    pool.submit(run_one, cell, *bounds): pos for pos, cell in enumerate(cells)}
                 for fut in as_completed(futures):
                     pos = futures[fut]
                     try:
