@@ -269,6 +269,16 @@ def test_shard_option_runs_its_slice(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "K/N" in bad.stderr
 
 
+def test_unwritable_output_is_refused_before_any_cell_runs(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """--output in a missing folder (or naming a folder) is exit 2 before any cell runs."""
+    f = grid_file(tmp_path, "grid:\n  act: [sigmoid]\n")
+    monkeypatch.setattr(grid_mod, "run_one", lambda *a: pytest.fail("a cell ran"))
+    for out in (str(tmp_path / "nope" / "r.json"), str(tmp_path)):
+        res = CliRunner().invoke(main, ["grid", f, "--output", out])
+        assert res.exit_code == 2 and "cannot write" in res.stderr and res.stdout == ""
+
+
 def test_output_file_is_written_next_to_the_table(tmp_path: Path) -> None:
     """--output writes JUnit for a .xml name (JSON otherwise) while stdout keeps the table."""
     f = grid_file(tmp_path, "grid:\n  act: [sigmoid]\n")
