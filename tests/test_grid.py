@@ -214,6 +214,25 @@ def test_cli_exit_code_follows_expectations(tmp_path: Path, body: str, code: int
     assert res.stderr == ""  # not a terminal: no progress bar
 
 
+def test_progress_bar_only_on_a_terminal_stderr(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """When stderr is a terminal a progress bar is drawn there, and stdout is unchanged."""
+    import io
+
+    from rich.console import Console
+
+    from relu_ce_diag.report import table
+
+    f = grid_file(tmp_path, "grid:\n  act: [sigmoid, tanh]\n  loss: [se]\n")
+    plain = CliRunner().invoke(main, ["grid", f])
+    err = io.StringIO()
+    monkeypatch.setattr(table, "make_console", lambda stderr=False: Console(
+        file=err, force_terminal=True, width=80) if stderr else Console(width=120))
+    res = CliRunner().invoke(main, ["grid", f])
+    assert res.exit_code == plain.exit_code == 0 and res.stdout == plain.stdout
+    assert "2/2" in err.getvalue()  # the bar's M/N column
+
+
 def test_strict_turns_kink_into_a_miss(tmp_path: Path) -> None:
     """A kink meets a pass expectation, but not under --strict."""
     f = grid_file(tmp_path, "cells:\n  - {act: relu, loss: cce, step: 0.3}\n")
