@@ -51,7 +51,7 @@ def _horner(u: Array, c: Array) -> Array:
     """Return sum_m c[:, m] u^m (A, C) by Horner's rule; c (A, M) with M >= 1."""
     if c.shape[1] == 1:
         return np.broadcast_to(c, u.shape).copy()
-    acc = u * c[:, -1:]
+    acc = np.multiply(u, c[:, -1:])
     acc += c[:, -2:-1]
     for m in range(c.shape[1] - 3, -1, -1):
         acc *= u
@@ -62,11 +62,15 @@ def _horner(u: Array, c: Array) -> Array:
 def _power_sums(t: Array, c: Array) -> tuple[Array, Array]:
     """Return the even and odd parts of s(t) = sum_m c[:, m-1] t^m (A, C), c (A, M), so that
     s(+-t) = even +- odd (one Horner sweep in u = t^2 for both signs)."""
-    u = t * t
+    u = np.multiply(t, t)
     odd = _horner(u, c[:, 0::2])
     odd *= t  # c1 t + c3 t^3 + ...
     if c.shape[1] == 1:
-        return np.zeros_like(t), odd
+        u[...] = 0
+        return u, odd
+    if c.shape[1] == 2:
+        u *= c[:, 1:2]  # c2 t^2, in u's buffer
+        return u, odd
     even = _horner(u, c[:, 1::2])
     even *= u  # c2 t^2 + c4 t^4 + ...
     return even, odd
@@ -83,7 +87,7 @@ def softmax_cce(y: Array, Y: Array, t: Array, w: Array, tm: Array | None = None,
     sum (so the value is the same to rounding, at the cost of M operations per (pair, input)
     instead of one expm1 per output); for large moves it falls back to one expm1 per output
     and side, or per output when tm is -t (expm1(-x) = -expm1(x) / (1 + expm1(x)))."""
-    Yw = (Y * w).sum(axis=1)[:, None]
+    Yw = np.einsum("ak,ak->a", Y, w)[:, None]
     lead = Y.sum(axis=1)[:, None]
     if t.size and w.size:
         if reach is None:
@@ -94,17 +98,17 @@ def softmax_cce(y: Array, Y: Array, t: Array, w: Array, tm: Array | None = None,
             c = np.empty((w.shape[0], order), dtype=t.dtype)
             power = w.copy()
             for m in range(1, order + 1):
-                c[:, m - 1] = (y * power).sum(axis=1) / math.factorial(m)
+                c[:, m - 1] = np.einsum("ak,ak->a", y, power) / math.factorial(m)
                 power *= w
             even, odd = _power_sums(t, c)
             if tm is None:  # log1p(s+) - log1p(s-) = log1p(2 odd / (1 + even - odd))
-                den = even - odd
-                den += 1
-                odd /= den
+                even -= odd
+                even += 1
+                odd /= even
                 odd *= 2
                 out = np.log1p(odd, out=odd)
                 out *= lead
-                out -= t * (2 * Yw)
+                out -= np.multiply(t, 2 * Yw, out=even)
                 return out
             em, om = _power_sums(tm, c)
             return _combine(lead, even + odd, em + om, t, tm, Yw)

@@ -298,7 +298,10 @@ class _Evaluator:
             live = np.ones(z.shape, dtype=bool)
         tmax = reach * max(abs(lo), abs(hi)) * (1 + 1e-6)
         V, linear = self.directions(layer, tmax, block_elements)  # (N, n_out, rows)
-        bound = tmax[:, None] * np.abs(V).max(axis=1)
+        if layer + 1 == self.last:  # V is w_out for every sample: no (N, n_out, rows) pass
+            bound = tmax[:, None] * np.abs(self.mats[self.last][:, :-1]).max(axis=0)
+        else:
+            bound = tmax[:, None] * np.abs(V).max(axis=1)
         fast = far & linear & live & self.safe(np.arange(z.shape[0])[:, None], bound)
         n_rows, n_cols = z.shape[1], inp.shape[1]
         diff = np.zeros((n_rows, n_cols), dtype=dz.dtype)
