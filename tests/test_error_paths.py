@@ -133,6 +133,8 @@ YAML = {  # name -> text of a bad grid file, and the fragment its message must n
     "huge.yaml": ("grid: {act: [relu]}\ndefaults: {hidden: 100000, inputs: 1000}\n",
                   "--max-params"),
     "hugeint.yaml": ("grid: {hidden: [100000000000000000000]}\n", "--max-params"),
+    "product.yaml": (f"grid: {{seed: {list(range(200))}, samples: {list(range(1, 101))}}}\n",
+                     "20,000 cells"),
     "hugeram.yaml": ("defaults: {inputs: 1, hidden: 1, samples: 100000000}\n"
                      "grid: {act: [relu]}\n", "GiB"),
 }

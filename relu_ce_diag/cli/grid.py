@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import click
 
 from relu_ce_diag.cli import EXIT_CODES, main
 
+MAX_CELLS = 10_000  # a grid larger than this is refused before it is expanded, unless --force
 GRID_EXIT = EXIT_CODES.replace("every cell passed (kink counts as pass unless --strict)",
                                "every cell met its expectation (default: pass)")
 
@@ -72,7 +74,9 @@ class Shard(click.ParamType):
 @click.option("--max-params", type=click.IntRange(min=1), default=2_000_000, show_default=True,
               help="Refuse (exit 2, before any cell runs) a grid with a cell of more "
                    "parameters than this, unless --force.")
-@click.option("--force", is_flag=True, help="Run cells even above the size and memory bounds.")
+@click.option("--force", is_flag=True,
+              help="Run cells even above the size and memory bounds, and grids of more than "
+                   f"{MAX_CELLS:,} cells.")
 def grid(file: str, fmt: str, output: str | None, jobs: int,
          shard: tuple[int, int] | None, strict: bool, max_params: int, force: bool) -> int:
     """Run every cell of a YAML grid and compare each verdict with its expectation."""
@@ -80,6 +84,7 @@ def grid(file: str, fmt: str, output: str | None, jobs: int,
 
     from relu_ce_diag.budget import Limits
     from relu_ce_diag.config import load_grid
+    from relu_ce_diag.errors import TooLargeError
     from relu_ce_diag.grid import expand, refuse, run_cells
     from relu_ce_diag.grid import shard as take_shard
     from relu_ce_diag.report.files import write_atomic
@@ -90,6 +95,10 @@ def grid(file: str, fmt: str, output: str | None, jobs: int,
     if output is not None:  # find an unwritable --output before the cells run, not after
         _check_output(output)
     cfg = load_grid(file)
+    planned = (math.prod(len(v) for _, v in cfg.axes) if cfg.axes else 0) + len(cfg.cells)
+    if planned > MAX_CELLS and not force:  # before expanding: 1000 x 1000 axes took a minute
+        raise TooLargeError(f"{file}: the grid has {planned:,} cells, more than {MAX_CELLS:,}; "
+                            "shorten the axes, or pass --force to run it anyway")
     cells = expand(cfg)
     if shard is not None:
         cells = take_shard(cells, *shard)
