@@ -100,16 +100,9 @@ def softmax_cce(y: Array, Y: Array, t: Array, w: Array, tm: Array | None = None,
             for m in range(1, order + 1):
                 c[:, m - 1] = np.einsum("ak,ak->a", y, power) / math.factorial(m)
                 power *= w
+            if tm is None:
+                return softmax_cce_series(c, Yw[:, 0], lead[:, 0], t)
             even, odd = _power_sums(t, c)
-            if tm is None:  # log1p(s+) - log1p(s-) = log1p(2 odd / (1 + even - odd))
-                even -= odd
-                even += 1
-                odd /= even
-                odd *= 2
-                out = np.log1p(odd, out=odd)
-                out *= lead
-                out -= np.multiply(t, 2 * Yw, out=even)
-                return out
             em, om = _power_sums(tm, c)
             return _combine(lead, even + odd, em + om, t, tm, Yw)
     sp, sm = np.zeros_like(t), np.zeros_like(t)
@@ -131,6 +124,33 @@ def softmax_cce(y: Array, Y: Array, t: Array, w: Array, tm: Array | None = None,
             tmp *= y[:, k:k + 1]
             sm += tmp
     return _combine(lead, sp, sm, t, tm, Yw)
+
+
+def pair_coefficients(y: Array, Y: Array, w: Array, order: int) -> tuple[Array, Array]:
+    """Return the series coefficients c (N, rows, order), c[n, j, m-1] = mu_m / m! with
+    mu_m = sum_k y[n, k] w[k, j]^m, and Y.w (N, rows), for every (sample, unit) pair of a
+    unit whose output direction is column j of w (n_out, rows): one matrix product each."""
+    c = np.empty(y.shape[:1] + w.shape[1:] + (order,), dtype=y.dtype)
+    power = w.copy()
+    for m in range(1, order + 1):
+        c[:, :, m - 1] = (y @ power) / math.factorial(m)
+        power *= w
+    return c, Y @ w
+
+
+def softmax_cce_series(c: Array, yw: Array, lead: Array, t: Array) -> Array:
+    """Return f(+t) - f(-t) (A, C) from the series coefficients c (A, M) of each pair, its
+    Y.w (A,) and sum(Y) (A,): log1p(s(t)) - log1p(s(-t)) = log1p(2 odd / (1 + even - odd))
+    with s(+-t) = even +- odd, less 2 t Y.w; one log1p per (pair, input)."""
+    even, odd = _power_sums(t, c)
+    even -= odd
+    even += 1
+    odd /= even
+    odd *= 2
+    out = np.log1p(odd, out=odd)
+    out *= lead[:, None]
+    out -= np.multiply(t, 2 * yw[:, None], out=even)
+    return out
 
 
 def _combine(lead: Array, sp: Array, sm: Array, t: Array, tm: Array | None, Yw: Array,

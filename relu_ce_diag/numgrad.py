@@ -308,6 +308,14 @@ class _Evaluator:
         straddle = np.zeros((n_rows, n_cols), dtype=bool)
         clamp = np.zeros((n_rows, n_cols), dtype=bool)
         width = n_cols * max(net.sizes[layer + 2:])
+        series = None  # softmax/cce, piecewise linear: series coefficients of every pair at once
+        if self.softmax_cce and not smooth and layer + 1 == self.last and fast.any():
+            w_out = self.mats[self.last][:, :-1]
+            order = lossdiff.series_order(float(tmax.max()) * float(np.abs(w_out).max()),
+                                          float(np.finfo(dz.dtype).eps))
+            if order is not None:
+                coef, yw = lossdiff.pair_coefficients(fw.y, self.Y, w_out, order)
+                series = coef, yw, self.Y.sum(axis=1)
         for which in (fast, live & ~fast):
             J, n = np.nonzero(which.T)  # pairs sorted by unit
             chunk = max(1, min(FAST_CHUNK, block_elements) // n_cols if which is fast
@@ -321,7 +329,11 @@ class _Evaluator:
                     d = self.fast_diff(nc, tp, V[nc, :, Jc], tm, float(tmax[nc].max()))
                 elif which is fast:
                     t = slope[nc, Jc][:, None] * dz[nc]  # (A, cols)
-                    d = self.fast_diff(nc, t, V[nc, :, Jc], reach=float(tmax[nc].max()))
+                    if series is not None:
+                        coef, yw, lead = series
+                        d = lossdiff.softmax_cce_series(coef[nc, Jc], yw[nc, Jc], lead[nc], t)
+                    else:
+                        d = self.fast_diff(nc, t, V[nc, :, Jc], reach=float(tmax[nc].max()))
                 else:
                     d, st, cl = self.exact_pairs(layer, nc, Jc, dz[nc])
                     _scatter_or(straddle, Jc, st)
