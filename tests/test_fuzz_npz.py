@@ -82,7 +82,7 @@ def _assert_sane(r: Any) -> None:
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
-@settings(max_examples=80)
+@settings(max_examples=60)
 @given(files=cases(), act=st.sampled_from(["relu", "sigmoid", "tanh"]),
        loss=st.sampled_from(["ce", "se", "cce"]))
 def test_check_survives_any_data_file(tmp_path_factory: Any, files: dict[str, np.ndarray],

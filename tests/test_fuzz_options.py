@@ -48,7 +48,7 @@ def _invoke(args: list[str]) -> Any:
     return r
 
 
-@settings(max_examples=60)
+@settings(max_examples=40)
 @given(chosen=st.lists(st.tuples(st.sampled_from(OPTIONS + CHECK_ONLY), values),
                        min_size=1, max_size=3))
 def test_check_survives_any_option_values(chosen: list[tuple[str, str]]) -> None:

@@ -52,7 +52,7 @@ def _outcome(path: Path) -> str:
     return "ok"
 
 
-@settings(max_examples=80)
+@settings(max_examples=60)
 @given(doc=documents)
 def test_random_documents_load_or_say_why(tmp_path_factory: Any, doc: Any) -> None:
     """A random YAML document is a grid or one ReluDiagError line; nothing else escapes."""

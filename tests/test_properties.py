@@ -44,7 +44,7 @@ def smooth_cells(draw: st.DrawFn) -> CellSpec:
         eps=draw(st.sampled_from([0.0, 2.220446049250313e-16, 1e-8]))))
 
 
-@settings(max_examples=100)
+@settings(max_examples=70)
 @given(spec=smooth_cells())
 def test_exact_backprop_of_a_smooth_cell_never_fails(spec: CellSpec) -> None:
     """No false alarm: the exact gradient of a smooth cell passes, every entry judged."""
@@ -54,7 +54,7 @@ def test_exact_backprop_of_a_smooth_cell_never_fails(spec: CellSpec) -> None:
     assert r.mismatched == 0 and not r.set_aside
 
 
-@settings(max_examples=100)
+@settings(max_examples=70)
 @given(spec=smooth_cells(), pick=st.floats(0, 1, exclude_max=True), sign=st.sampled_from([-1, 1]))
 def test_one_perturbed_entry_always_fails_and_is_named(spec: CellSpec, pick: float,
                                                        sign: int) -> None:
