@@ -45,7 +45,7 @@ _PIECES: dict[str, Callable[[float], tuple[float, float]]] = {
 # Smooth hidden activations and their largest slope (bounds how far the outputs can move).
 _SMOOTH = {"tanh": 1.0, "sigmoid": 0.25, "softplus": 1.0}
 DIRECTION_BUDGET = 8  # the (N, n_out, rows) directions of a deeper layer, in blocks
-FAST_CHUNK = 1 << 16  # elements per (pairs, cols) array of the fast path: stays in cache
+FAST_CHUNK = 1 << 15  # elements per (pairs, cols) array of the fast path: stays in cache
 _LOG_SLACK = 1e-6  # log-space room for the rounding of y when deciding "safely above the clamp"
 
 
