@@ -151,6 +151,11 @@ class _Reader:
     def text(self, value: object, path: tuple[Any, ...]) -> str:
         if not isinstance(value, str):
             raise self.fail(path, value, "a string")
+        # a lone surrogate ("\ud800") cannot be written as UTF-8 and a control character
+        # breaks the JUnit XML: both crashed the report after every cell had run
+        if any(c not in "\t\n" and (ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF) for c in value):
+            raise self.fail(path, value, "printable text (no control characters or lone "
+                            "surrogates)")
         return value
 
     def setting(self, key: str, value: Any, path: tuple[Any, ...]) -> Any:

@@ -65,6 +65,23 @@ def test_an_exception_in_one_cell_is_its_error_row(tmp_path: Path,
     assert "Traceback" not in r.stdout + r.stderr
 
 
+def test_junit_of_an_error_row_with_control_characters_parses(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reason holding control characters (a user's exception text) still gives valid XML."""
+    import xml.etree.ElementTree as ET
+
+    def broken(prep: Any, cell_id: str, **kw: Any) -> Any:
+        raise ValueError("\x1b[31mred\x00\x08")
+
+    monkeypatch.setattr(relu_ce_diag.runner, "check_prepared", broken)
+    (tmp_path / "g.yaml").write_text(GRID)
+    r = CliRunner().invoke(main, ["grid", str(tmp_path / "g.yaml"), "--format", "junit"])
+    assert r.exit_code == 1, r.stderr
+    root = ET.fromstring(r.stdout.split("\n", 1)[1])
+    errors = root.findall(".//error")
+    assert len(errors) == 4 and "\\x1b[31mred\\x00\\x08" in errors[0].get("message", "")
+
+
 def test_a_nan_loss_is_that_cells_fail_row_the_others_run(tmp_path: Path) -> None:
     """log(0) with eps 0 in one cell: its row fails naming the non-finite loss; others pass."""
     body = GRID + "cells:\n  - {act: relu, out: identity, loss: ce, eps: 0, id: nan}\n"

@@ -7,6 +7,7 @@ A cell that meets its expectation is a passing testcase; one that does not is a
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from relu_ce_diag.grid import GridRun, Outcome
@@ -52,4 +53,10 @@ def to_junit(run: GridRun, name: str) -> str:
         ET.SubElement(suite, "system-err").text = (
             f"interrupted after {len(run.outcomes)} of {run.planned} cells\n")
     ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+    text = ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+    # ElementTree writes characters XML 1.0 forbids (a control character in a user's
+    # exception text) as they are, and the file would not parse: show them escaped
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
