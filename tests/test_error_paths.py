@@ -366,3 +366,26 @@ def test_no_eval_in_the_package() -> None:
     for banned in ("eval(", "exec(", "yaml.load(", "yaml.unsafe_load", "yaml.full_load",
                    "allow_pickle=True", "pickle.load"):
         assert banned not in src.replace("literal_eval(", ""), banned
+
+
+@pytest.mark.parametrize("command", [
+    ["grid", "markup.yaml"], ["grid", "markup.yaml", "--format", "junit"],
+    ["check", "--data", "[/]x.npz", "--hidden", "2", "--explain"],
+    ["sweep", "--data", "[/]x.npz", "--hidden", "2", "--steps", "1e-2,1e-4"]])
+def test_user_text_is_printed_not_parsed_as_markup(folder: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   command: list[str]) -> None:
+    """A '[/]' or '[bold' in a grid name, id, why or file name is shown as written (it was
+    a Rich MarkupError, exit 3, after every cell had run)."""
+    monkeypatch.chdir(folder)
+    (folder / "[").mkdir(exist_ok=True)
+    np.savez(folder / "[" / "]x.npz", X=GOOD_X, Y=GOOD_Y)
+    (folder / "markup.yaml").write_text(
+        'name: "[/] [bold"\ndescription: "[/red]"\ndefaults: {hidden: 2, inputs: 2}\n'
+        'cells:\n  - {id: "[/]x[/bold]", act: sigmoid}\n  - {id: "[link=x]y", act: tanh}\n'
+        'expect:\n  - {match: {act: tanh}, status: pass, why: "[/i]"}\n')
+    r = CliRunner().invoke(main, command)
+    assert r.exit_code in (0, 1), (r.exit_code, r.stderr)
+    if command[0] == "grid" and "junit" not in command:
+        assert "[/] [bold: [/red]" in r.stdout and "[/]x[/bold]" in r.stdout
+        assert "[/i]" in r.stdout

@@ -22,7 +22,7 @@ def _wide_console() -> Any:
     from rich.console import Console
 
     wide = not Console().is_terminal and not os.environ.get("COLUMNS", "").isdigit()
-    return Console(width=200 if wide else None)
+    return Console(width=200 if wide else None, markup=False)  # ids are the user's text
 
 
 def _check_output(path: str) -> None:
@@ -113,8 +113,8 @@ def grid(file: str, fmt: str, output: str | None, jobs: int,
     err = make_console(stderr=True)
     if err.is_terminal and cells:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      console=err, transient=True) as bar:
+        with Progress(TextColumn("{task.description}", markup=False), BarColumn(),
+                      MofNCompleteColumn(), console=err, transient=True) as bar:
             task = bar.add_task(cfg.name, total=len(cells))
             run = run_cells(cells, jobs, strict, lambda c, r: bar.advance(task),
                             limits=limits)

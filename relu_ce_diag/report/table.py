@@ -16,9 +16,12 @@ SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
 def make_console(stderr: bool = False) -> Console:
-    """Return a console; when not a terminal, wide enough that ids are not folded."""
+    """Return a console; when not a terminal, wide enough that ids are not folded.
+
+    Markup is off: cell ids, file names and reasons are the user's text, and a ``[/]`` in
+    one of them raised MarkupError (exit 3) after the work was done; styles go through Text."""
     probe = Console(stderr=stderr)
-    return Console(stderr=stderr, width=None if probe.is_terminal else 120)
+    return Console(stderr=stderr, width=None if probe.is_terminal else 120, markup=False)
 
 
 def _e(x: float) -> str:
