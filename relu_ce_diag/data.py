@@ -55,7 +55,32 @@ def hidden_from_size(P: int, n_in: int, n_out: int) -> int | None:
     return num // den if num > 0 and num % den == 0 else None
 
 
+MAX_ARRAY_BYTES = 4 << 30  # an array larger than this (as float64) is refused before reading
+
+
+def _declared_size(z: np.lib.npyio.NpzFile, key: str) -> int:
+    """Return the element count an array's .npy header declares (0 if it cannot be read)."""
+    if z.zip is None:
+        return 0
+    try:
+        with z.zip.open(f"{key}.npy") as fp:
+            version = np.lib.format.read_magic(fp)
+            read = {(1, 0): np.lib.format.read_array_header_1_0,
+                    (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            shape = read(fp)[0] if read is not None else ()
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile, EOFError):
+        return 0  # the full read below reports what is wrong
+    return int(np.prod(shape, dtype=object)) if shape else 1
+
+
 def _array(path: str, z: np.lib.npyio.NpzFile, key: str) -> Array:
+    # A compressed .npz of zeros can declare terabytes in a few kilobytes: check the header
+    # before NumPy allocates it (a gradient check needs a few hundred samples, not millions).
+    n = _declared_size(z, key)
+    if n * 8 > MAX_ARRAY_BYTES:
+        raise DataError(path, f"array {key!r} holds {n:,} values ({n * 8 / (1 << 30):.1f} GiB "
+                        f"as float64), more than the {MAX_ARRAY_BYTES >> 30} GiB read; check a "
+                        "subset of the samples")
     a = z[key]
     if a.dtype == object or not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
         raise DataError(path, f"array {key!r} has dtype {a.dtype}; expected real numbers")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -143,6 +144,16 @@ YAML = {  # name -> text of a bad grid file, and the fragment its message must n
 }
 
 
+def _write_bomb(path: Path) -> None:
+    """Write a 1 MB .npz whose X header declares 10^6 x 10^5 float64 values (800 GB)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for key, shape in (("X", (10**6, 10**5)), ("Y", (10**6, 2))):
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as fp:
+                np.lib.format.write_array_header_2_0(
+                    fp, {"descr": "<f8", "fortran_order": False, "shape": shape})
+                fp.write(b"\0" * (1 << 20))
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding every bad (and a few good) data, function and grid files."""
@@ -150,6 +161,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name, arrays in NPZ.items():
         np.savez(d / f"{name}.npz", **arrays)  # type: ignore[arg-type]
     (d / "garbage.npz").write_bytes(b"this is not a zip file")
+    _write_bomb(d / "bomb.npz")
     (d / "zero.npz").write_bytes(b"")
     (d / "folder.npz").mkdir()
     (d / "outdir").mkdir()
@@ -171,7 +183,7 @@ DATA_CASES = [  # --data problems, for check and sweep alike: (file, fragment)
     ("empty.npz", "empty"), ("rows.npz", "rows"), ("noy.npz", "missing array(s) Y"),
     ("nox.npz", "missing array(s) X"), ("none.npz", "missing array(s) X, Y"),
     ("w2d.npz", "W must be a vector"), ("wlen.npz", "fits no single hidden layer"),
-    ("wnan.npz", "NaN"),
+    ("wnan.npz", "NaN"), ("bomb.npz", "GiB as float64"),
 ]
 
 OPTION_CASES = [  # options common to check and sweep: (args, fragment)
