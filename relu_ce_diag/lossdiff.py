@@ -148,7 +148,8 @@ def softmax_cce_series(c: Array, yw: Array, lead: Array, t: Array) -> Array:
     odd /= even
     odd *= 2
     out = np.log1p(odd, out=odd)
-    out *= lead[:, None]
+    if not (lead == 1).all():  # one-hot targets: sum(Y) = 1
+        out *= lead[:, None]
     out -= np.multiply(t, 2 * yw[:, None], out=even)
     return out
 
@@ -191,8 +192,14 @@ def softmax_cce_output_layer(y: Array, Y: Array, dz: Array) -> Array:
     (k, i) of a softmax/cce net, which moves only z[:, k], by dz[:, i] (S, C)."""
     ep = np.expm1(dz)
     em = -ep / (1 + ep)  # expm1(-dz)
+    gap = ep - em
     yk = y[:, :, None]
-    lse = np.log1p(yk * ep[:, None, :]) - np.log1p(yk * em[:, None, :])  # (S, n_out, C)
+    # log1p(y e+) - log1p(y e-) = log1p(y (e+ - e-) / (1 + y e-)): one log1p per element
+    den = yk * em[:, None, :]
+    den += 1
+    lse = np.multiply(yk, gap[:, None, :])
+    lse /= den
+    np.log1p(lse, out=lse)  # (S, n_out, C)
     n_out, cols = y.shape[1], dz.shape[1]
     total = (Y.sum(axis=1) @ lse.reshape(y.shape[0], -1)).reshape(n_out, cols)
     return total - 2 * Y.T @ dz

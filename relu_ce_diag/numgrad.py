@@ -328,7 +328,8 @@ class _Evaluator:
                     tm = act.f(zc - dz[nc], net.leaky_slope) - a0
                     d = self.fast_diff(nc, tp, V[nc, :, Jc], tm, float(tmax[nc].max()))
                 elif which is fast:
-                    t = slope[nc, Jc][:, None] * dz[nc]  # (A, cols)
+                    slopes = slope[nc, Jc]
+                    t = dz[nc] if (slopes == 1).all() else slopes[:, None] * dz[nc]  # (A, cols)
                     if series is not None:
                         coef, yw, lead = series
                         d = lossdiff.softmax_cce_series(coef[nc, Jc], yw[nc, Jc], lead[nc], t)
@@ -394,16 +395,26 @@ def _scatter_or(target: Array, J: Array, rows: Array) -> None:
     target[units] |= np.logical_or.reduceat(rows, starts, axis=0)
 
 
-def sample_scale(net: Net, fw: Forward, ds: list[Array]) -> Array:
+def sample_scale(net: Net, fw: Forward, ds: list[Array], W: Array | None = None,
+                 Y: Array | None = None) -> Array:
     """Return per-sample magnitudes (N,) that bound the round-off of a loss difference.
 
     ``ds`` are dL/dz per layer; |z * dL/dz| is how much a relative rounding of z moves the
-    loss, |t| how much a relative rounding of the loss terms does.
+    loss, |t| how much a relative rounding of the loss terms does. With ``W`` (P,) and ``Y``
+    also the rounding of every hidden activation a and output y, |a * dL/da| and
+    |y * dL/dy|: next to a saturated unit (1 - y ~ 1e-8) a rounding of y moves the loss far
+    more than the rounding of z does, and the central difference inherits it.
     """
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         s = np.abs(fw.terms).sum(axis=1)
         for z, d in zip(fw.z, ds, strict=True):
             s = s + np.abs(z * d).sum(axis=1)
+        if W is not None and Y is not None:
+            mats = net.unpack(W)
+            for layer in range(1, len(mats)):
+                a = fw.inputs[layer][:, :-1]
+                s = s + np.abs(a * (ds[layer] @ mats[layer][:, :-1])).sum(axis=1)
+            s = s + np.abs(fw.y * net.loss_fn.dy(fw.y, Y, net.eps)).sum(axis=1)
     return np.where(np.isfinite(s), s, 0.0)
 
 
