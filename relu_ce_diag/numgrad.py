@@ -9,7 +9,7 @@ a pre-activation across a kink or an output across the ``eps`` clamp.
 
 Routes, each exact for the loss as computed (clamp included), chosen per layer:
 
-* per (sample, unit) pair, for a layer whose activation and those above it (the output's
+* per (sample, unit) pair (``pairs``), for a layer whose activation and those above it (the output's
   aside) are piecewise linear (relu, leaky-relu, identity): a pair farther from every kink than
   the step moves the output pre-activations by exactly ``slope * h * x`` times a fixed
   direction, and a relu pair inactive on both sides of the stencil changes nothing, so it is
@@ -31,21 +31,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from relu_ce_diag import lossdiff
+from relu_ce_diag import lossdiff, pairs
 from relu_ce_diag.network import Forward, Net
+from relu_ce_diag.pairs import PIECES, SMOOTH, affine, crossed
 
 Array = np.ndarray
 DEFAULT_BLOCK_ELEMENTS = 1 << 18  # elements per (block, N, width) array: ~2 MB in float64
-# Slopes (below, above the kink) of the hidden activations that are piecewise linear.
-_PIECES: dict[str, Callable[[float], tuple[float, float]]] = {
-    "relu": lambda s: (0.0, 1.0),
-    "leaky-relu": lambda s: (s, 1.0),
-    "identity": lambda s: (1.0, 1.0),
-}
-# Smooth hidden activations and their largest slope (bounds how far the outputs can move).
-_SMOOTH = {"tanh": 1.0, "sigmoid": 0.25, "softplus": 1.0}
 DIRECTION_BUDGET = 8  # the (N, n_out, rows) directions of a deeper layer, in blocks
-FAST_CHUNK = 1 << 15  # elements per (pairs, cols) array of the fast path: stays in cache
 _LOG_SLACK = 1e-6  # log-space room for the rounding of y when deciding "safely above the clamp"
 
 
@@ -64,14 +56,6 @@ class NumGrad:
     straddle: Array
     clamp: Array
     step: float
-
-
-def _crossed(zp: Array, zm: Array, points: tuple[float, ...]) -> Array:
-    """Flag (B, N, ...) stencils whose two ends lie on different sides of (or on) a point."""
-    hit = np.zeros(zp.shape, dtype=bool)
-    for k in points:
-        hit |= np.sign(zp - k) != np.sign(zm - k)
-    return hit
 
 
 def _clamp_points(net: Net) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -108,9 +92,9 @@ class _Evaluator:
 
     def _clamp_flags(self, yp: Array, ym: Array) -> Array:
         """Flag (..., N, n_out) stencils whose outputs cross the clamp; reduce the last axis."""
-        hit = _crossed(yp, ym, self.y_pts)
+        hit = crossed(yp, ym, self.y_pts)
         if self.one_minus_y_pts:
-            hit |= _crossed(1 - yp, 1 - ym, self.one_minus_y_pts)
+            hit |= crossed(1 - yp, 1 - ym, self.one_minus_y_pts)
         return np.asarray(hit.any(axis=-1))
 
     def safe(self, rows: Array, bound: Array) -> Array:
@@ -134,7 +118,7 @@ class _Evaluator:
         """Evaluate the output layer exactly as computed for samples ``rows`` (A,) with output
         pre-activations Zp, Zm (A, ..., n_out); return (f(+) - f(-), straddle, clamp) (A, ...)."""
         out, net = self.net.out_act, self.net
-        straddle = (np.asarray(_crossed(Zp, Zm, out.kinks).any(axis=-1)) if out.kinks
+        straddle = (np.asarray(crossed(Zp, Zm, out.kinks).any(axis=-1)) if out.kinks
                     else np.zeros(Zp.shape[:-1], dtype=bool))
         with np.errstate(over="ignore", invalid="ignore"):
             yp, ym = out.f(Zp, net.leaky_slope), out.f(Zm, net.leaky_slope)
@@ -150,7 +134,7 @@ class _Evaluator:
         zc = fw.z[layer][:, J].T
         zp, zm = zc + dz, zc - dz
         act = net.layer_act(layer)
-        straddle = _any_rows(_crossed(zp, zm, act.kinks)) if act.kinks else np.zeros(len(J), bool)
+        straddle = _any_rows(crossed(zp, zm, act.kinks)) if act.kinks else np.zeros(len(J), bool)
         if layer == self.last:
             if not act.rowwise:  # elementwise output and loss: only output J changes
                 Yj = self.Y[:, J].T[..., None]
@@ -179,11 +163,11 @@ class _Evaluator:
         for upper in range(layer + 1, self.last):
             up_act = net.layer_act(upper)
             if up_act.kinks:
-                straddle |= _any_rows(_crossed(Zp, Zm, up_act.kinks))
+                straddle |= _any_rows(crossed(Zp, Zm, up_act.kinks))
             w = self.mats[upper + 1]
             with np.errstate(over="ignore", invalid="ignore"):
-                Zp = _affine(up_act.f(Zp, net.leaky_slope), w)
-                Zm = _affine(up_act.f(Zm, net.leaky_slope), w)
+                Zp = affine(up_act.f(Zp, net.leaky_slope), w)
+                Zm = affine(up_act.f(Zm, net.leaky_slope), w)
         d, st, cl = self.output_diff(np.arange(N), Zp.transpose(1, 0, 2), Zm.transpose(1, 0, 2))
         return d.sum(axis=0), straddle | st.any(axis=0), np.asarray(cl.any(axis=0))
 
@@ -194,14 +178,14 @@ class _Evaluator:
         if layer == self.last and self.softmax_cce:
             return self.softmax_output(h, block_elements)
         N = self.fw.z[layer].shape[0]
-        if layer < self.last and all(net.layer_act(q).name in _PIECES
+        if layer < self.last and all(net.layer_act(q).name in PIECES
                                      for q in range(layer, self.last)) and (
                 layer + 1 == self.last
                 or N * net.sizes[-1] * net.sizes[layer + 1] <= DIRECTION_BUDGET * block_elements):
-            return self.linear_pairs(layer, h, block_elements)
+            return pairs.linear_pairs(self, layer, h, block_elements)
         if layer + 1 == self.last and (self.softmax_cce or self.sigmoid_ce) and \
-                net.layer_act(layer).name in _SMOOTH:
-            return self.linear_pairs(layer, h, block_elements)
+                net.layer_act(layer).name in SMOOTH:
+            return pairs.linear_pairs(self, layer, h, block_elements)
         rows, cols = net.shapes[layer]
         diff = np.empty(rows * cols, dtype=self.fw.z[layer].dtype)
         straddle = np.zeros(rows * cols, dtype=bool)
@@ -243,157 +227,6 @@ class _Evaluator:
                 diff[J, I] += dd.sum(axis=0)
                 clamp[J, I] |= cl.any(axis=0)
         return diff, np.zeros((n_out, cols), dtype=bool), clamp
-
-    def directions(self, layer: int, tmax: Array, block_elements: int) -> tuple[Array, Array]:
-        """Return V (N, n_out, rows) and ``linear`` (N, rows) for unit activations of
-        ``layer``: when unit j of sample n moves by t, |t| <= tmax[n], and every unit above it
-        stays on its side of its kink (``linear``), the output pre-activations move by exactly
-        t V[n, :, j], the piecewise-linear layers between acting as their slopes."""
-        net, fw = self.net, self.fw
-        w = self.mats[layer + 1][:, :-1]
-        N, rows = fw.z[layer].shape
-        if layer + 1 == self.last:
-            return np.broadcast_to(w, (N,) + w.shape), np.ones((N, rows), dtype=bool)
-        V = np.empty((N, self.mats[-1].shape[0], rows), dtype=w.dtype)
-        linear = np.ones((N, rows), dtype=bool)
-        step = max(1, block_elements // (max(net.sizes[layer + 2:]) * rows))
-        for s0 in range(0, N, step):  # blocks of samples bound the (S, n_q, rows) maps
-            s = slice(s0, s0 + step)
-            U = np.broadcast_to(w, (min(step, N - s0),) + w.shape)  # t -> change of z_{l+1}
-            for q in range(layer + 1, self.last):
-                act = net.layer_act(q)
-                zq = fw.z[q][s]
-                if act.kinks:
-                    # Room for the rounding of the re-evaluated layers: 1e-12 of the terms.
-                    mag = np.abs(fw.inputs[q][s]) @ np.abs(self.mats[q]).T  # (S, n_q)
-                    reach = tmax[s, None, None] * np.abs(U) * (1 + 1e-6) + 1e-12 * mag[..., None]
-                    linear[s] &= (np.abs(zq)[:, :, None] > reach).all(axis=1)
-                lo, hi = _PIECES[act.name](net.leaky_slope)
-                U = self.mats[q + 1][:, :-1] @ (np.where(zq > 0, hi, lo)[:, :, None] * U)
-            V[s] = U
-        return V, linear
-
-    def linear_pairs(self, layer: int, h: float, block_elements: int,
-                     ) -> tuple[Array, Array, Array]:
-        """Return (f(+h) - f(-h), straddle, clamp), each (rows, cols), for every entry of a
-        layer whose activation, and every one above it but the output's, is piecewise linear
-        (or, just below a softmax/cce output, smooth).
-
-        Work is per (sample, unit) pair: a pair far from every kink moves the outputs by
-        exactly slope * h * x times a fixed direction (one expm1 per output for softmax/cce);
-        a relu pair inactive on both sides of the stencil changes nothing and is skipped; the
-        rest are evaluated exactly as computed. A smooth unit moves by f(z +- h x) - f(z)."""
-        net, fw = self.net, self.fw
-        act = net.layer_act(layer)
-        smooth = act.name in _SMOOTH
-        lo, hi = (0.0, _SMOOTH[act.name]) if smooth else _PIECES[act.name](net.leaky_slope)
-        inp, z = fw.inputs[layer], fw.z[layer]  # (N, cols), (N, rows)
-        dz = h * inp  # (N, cols): exactly the dz of the stencil
-        reach = np.abs(dz).max(axis=1)  # (N,) largest |dz| of each sample
-        # Far from the kink (|z| > |dz| for floats) neither side crosses: exact slope.
-        far = (np.abs(z) > reach[:, None]) if act.kinks else np.ones(z.shape, dtype=bool)
-        slope = np.where(z > 0, hi, lo)
-        live = ~far | (slope != 0) | ~self.finite[:, None]  # a dead pair changes nothing
-        if smooth:
-            live = np.ones(z.shape, dtype=bool)
-        tmax = reach * max(abs(lo), abs(hi)) * (1 + 1e-6)
-        V, linear = self.directions(layer, tmax, block_elements)  # (N, n_out, rows)
-        if layer + 1 == self.last:  # V is w_out for every sample: no (N, n_out, rows) pass
-            bound = tmax[:, None] * np.abs(self.mats[self.last][:, :-1]).max(axis=0)
-        else:
-            bound = tmax[:, None] * np.abs(V).max(axis=1)
-        fast = far & linear & live & self.safe(np.arange(z.shape[0])[:, None], bound)
-        n_rows, n_cols = z.shape[1], inp.shape[1]
-        diff = np.zeros((n_rows, n_cols), dtype=dz.dtype)
-        straddle = np.zeros((n_rows, n_cols), dtype=bool)
-        clamp = np.zeros((n_rows, n_cols), dtype=bool)
-        width = n_cols * max(net.sizes[layer + 2:])
-        series = None  # softmax/cce, piecewise linear: series coefficients of every pair at once
-        if self.softmax_cce and not smooth and layer + 1 == self.last and fast.any():
-            w_out = self.mats[self.last][:, :-1]
-            order = lossdiff.series_order(float(tmax.max()) * float(np.abs(w_out).max()),
-                                          float(np.finfo(dz.dtype).eps))
-            if order is not None:
-                coef, yw = lossdiff.pair_coefficients(fw.y, self.Y, w_out, order)
-                series = coef, yw, self.Y.sum(axis=1)
-        for which in (fast, live & ~fast):
-            J, n = np.nonzero(which.T)  # pairs sorted by unit
-            chunk = max(1, min(FAST_CHUNK, block_elements) // n_cols if which is fast
-                        else block_elements // width)
-            for c0 in range(0, J.size, chunk):
-                Jc, nc = J[c0:c0 + chunk], n[c0:c0 + chunk]
-                if which is fast and smooth:
-                    zc, a0 = z[nc, Jc][:, None], fw.inputs[layer + 1][nc, Jc][:, None]
-                    tp = act.f(zc + dz[nc], net.leaky_slope) - a0
-                    tm = act.f(zc - dz[nc], net.leaky_slope) - a0
-                    d = self.fast_diff(nc, tp, V[nc, :, Jc], tm, float(tmax[nc].max()))
-                elif which is fast:
-                    slopes = slope[nc, Jc]
-                    t = dz[nc] if (slopes == 1).all() else slopes[:, None] * dz[nc]  # (A, cols)
-                    if series is not None:
-                        coef, yw, lead = series
-                        d = lossdiff.softmax_cce_series(coef[nc, Jc], yw[nc, Jc], lead[nc], t)
-                    else:
-                        d = self.fast_diff(nc, t, V[nc, :, Jc], reach=float(tmax[nc].max()))
-                else:
-                    d, st, cl = self.exact_pairs(layer, nc, Jc, dz[nc])
-                    _scatter_or(straddle, Jc, st)
-                    _scatter_or(clamp, Jc, cl)
-                _scatter_add(diff, Jc, d)
-        return diff, straddle, clamp
-
-    def exact_pairs(self, layer: int, n: Array, J: Array, dz: Array,
-                    ) -> tuple[Array, Array, Array]:
-        """Evaluate pairs (n[a], J[a]) for every input i exactly as computed: return
-        (f(+) - f(-), straddle, clamp), each (A, cols); dz (A, cols) is h * input[n]."""
-        net, fw = self.net, self.fw
-        act = net.layer_act(layer)
-        zc = fw.z[layer][n, J][:, None]
-        zp, zm = zc + dz, zc - dz
-        a0 = fw.inputs[layer + 1][n, J][:, None]
-        with np.errstate(over="ignore", invalid="ignore"):
-            dap = act.f(zp, net.leaky_slope) - a0
-            dam = act.f(zm, net.leaky_slope) - a0
-        straddle = _crossed(zp, zm, act.kinks) if act.kinks else np.zeros(zp.shape, bool)
-        Zc = fw.z[layer + 1][n][:, None, :]
-        col = self.mats[layer + 1][:, J].T[:, None, :]  # (A, 1, n_{l+1})
-        Zp, Zm = Zc + dap[..., None] * col, Zc + dam[..., None] * col
-        for upper in range(layer + 1, self.last):
-            up_act = net.layer_act(upper)
-            if up_act.kinks:
-                straddle |= _crossed(Zp, Zm, up_act.kinks).any(axis=-1)
-            w = self.mats[upper + 1]
-            with np.errstate(over="ignore", invalid="ignore"):
-                Zp = _affine(up_act.f(Zp, net.leaky_slope), w)
-                Zm = _affine(up_act.f(Zm, net.leaky_slope), w)
-        d, st, cl = self.output_diff(n, Zp, Zm)
-        return d, straddle | st, cl
-
-
-def _affine(a: Array, w: Array) -> Array:
-    """Return with_bias(a) @ w.T for a (..., n) as one matrix product (one BLAS call)."""
-    flat = a.reshape(-1, a.shape[-1])
-    out = flat @ w[:, :-1].T + w[:, -1]
-    return out.reshape(a.shape[:-1] + (w.shape[0],))
-
-
-def _segments(J: Array) -> tuple[Array, Array]:
-    """Return the start of each run of equal values in sorted J (A,) and the run's value."""
-    starts = np.flatnonzero(np.r_[True, J[1:] != J[:-1]])
-    return starts, J[starts]
-
-
-def _scatter_add(target: Array, J: Array, rows: Array) -> None:
-    """Add the rows (A, cols) into target[J] for sorted unit indices J (A,)."""
-    starts, units = _segments(J)
-    target[units] += np.add.reduceat(rows, starts, axis=0)
-
-
-def _scatter_or(target: Array, J: Array, rows: Array) -> None:
-    """Or the flag rows (A, cols) into target[J] for sorted unit indices J (A,)."""
-    starts, units = _segments(J)
-    target[units] |= np.logical_or.reduceat(rows, starts, axis=0)
-
 
 def sample_scale(net: Net, fw: Forward, ds: list[Array], W: Array | None = None,
                  Y: Array | None = None) -> Array:
