@@ -29,7 +29,8 @@ NUMBERS = ["0", "1", "2", "3", "-1", "0.5", "1e-8", "1e-320", "1e400", "-0", "na
            "-inf", "1_000", "0x10", "1e3", "99999999999999999999", "3,3", "2,0", "1,2,3",
            "1:2:3", "1e-1:1e-9:9", "1e-2,1e-4", " 4", "4 ", "", " ", "\u0663", "é", "%s",
            "{}", "--act", "-"]
-values = st.one_of(st.sampled_from(WORDS + NUMBERS), st.text(max_size=10),
+values = st.one_of(st.sampled_from(WORDS + NUMBERS),
+                   st.text(max_size=10).map(lambda t: t.replace("\x00", "")),  # argv has no NUL
                    st.integers(-10**6, 10**6).map(str),
                    st.floats(allow_nan=True, allow_infinity=True).map(repr))
 SMALL = ["--hidden", "3", "--inputs", "2", "--samples", "4"]  # defaults kept fast
@@ -67,4 +68,27 @@ def test_sweep_survives_any_option_values(chosen: list[tuple[str, str]]) -> None
     args = ["sweep", *SMALL, "--no-chart", "--steps", "1e-2,1e-4,1e-6"]
     for opt, value in chosen:
         args += [opt, value]
+    _invoke(args)
+
+
+GRID_OPTIONS = ["--format", "--jobs", "--shard", "--max-params", "--output"]
+
+
+@settings(max_examples=20)
+@given(chosen=st.lists(st.tuples(st.sampled_from(GRID_OPTIONS), values), min_size=1,
+                       max_size=2))
+def test_grid_survives_any_option_values(tmp_path_factory: Any,
+                                         chosen: list[tuple[str, str]]) -> None:
+    """grid with random option values (the smoke config): exit 0, 1 or 2, no traceback."""
+    from pathlib import Path
+
+    smoke = Path(__file__).resolve().parent.parent / "configs" / "smoke.yaml"
+    folder = tmp_path_factory.mktemp("grid")
+    args = ["grid", str(smoke)]
+    for opt, value in chosen:
+        if opt == "--output" and value.strip():  # a file name inside the test's own folder
+            value = str(folder / value.replace("/", "_").replace("\\", "_"))
+        args += [opt, value]
+    if "--shard" not in args:
+        args += ["--shard", "1/20"]  # one cell: the options are under test, not the grid
     _invoke(args)
