@@ -120,7 +120,8 @@ def linear_pairs(ev: _Evaluator, layer: int, h: float, block_elements: int,
         if order is not None:
             coef, yw = lossdiff.pair_coefficients(fw.y, ev.Y, w_out, order)
             series = coef, yw, ev.Y.sum(axis=1)
-    for which in (fast, live & ~fast):
+    rest = live & ~fast
+    for which in (fast, rest) if rest.any() else (fast,):
         J, n = np.nonzero(which.T)  # pairs sorted by unit
         chunk = max(1, min(FAST_CHUNK, block_elements) // n_cols if which is fast
                     else block_elements // width)
@@ -177,7 +178,10 @@ def exact_pairs(ev: _Evaluator, layer: int, n: Array, J: Array, dz: Array,
 
 def _segments(J: Array) -> tuple[Array, Array]:
     """Return the start of each run of equal values in sorted J (A,) and the run's value."""
-    starts = np.flatnonzero(np.r_[True, J[1:] != J[:-1]])
+    new = np.empty(J.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(J[1:], J[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
     return starts, J[starts]
 
 
