@@ -293,6 +293,7 @@ def test_bad_input_is_one_line_and_exit_2(folder: Path, monkeypatch: pytest.Monk
     out = r.stdout + r.stderr
     assert "Traceback" not in out, out
     assert r.exit_code == 2, (label, r.exit_code, r.stderr, repr(r.exception))
+    assert r.stdout == "", r.stdout  # refused before any work: nothing was judged
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("relu-diag: error:")]
     assert len(errors) == 1, r.stderr
     # --fn announces its calls first; every other line is such a note, never a continuation

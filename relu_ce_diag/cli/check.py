@@ -40,8 +40,8 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
     from relu_ce_diag.budget import Limits
     from relu_ce_diag.cells import validate
     from relu_ce_diag.diagnostics.registry import check_ids
+    from relu_ce_diag.report.files import check_target, write_atomic
     from relu_ce_diag.report.files import save_grads as write_grads
-    from relu_ce_diag.report.files import write_atomic
     from relu_ce_diag.report.json_report import to_json
     from relu_ce_diag.results import exit_code
     from relu_ce_diag.runner import run_cell
@@ -50,6 +50,9 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
                                                force=kw.pop("force")))
     ignore, explain_found = check_ids(tuple(kw.pop("ignore_ids"))), kw.pop("explain_found")
     spec = validate(spec_from_options(kw))
+    for target in (output, save_grads):  # an unwritable file is refused before the work
+        if target is not None:
+            check_target(target)
     import numpy as np
 
     with np.errstate(all="ignore"):  # overflow or NaN is a finding of the report, not a warning

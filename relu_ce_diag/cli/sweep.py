@@ -66,11 +66,14 @@ def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: 
     """
     from relu_ce_diag.budget import Limits
     from relu_ce_diag.cells import prepare, validate
-    from relu_ce_diag.report.files import write_atomic
+    from relu_ce_diag.report.files import check_target, write_atomic
     from relu_ce_diag.runner import refuse_too_large
     from relu_ce_diag.sweep import parse_steps, sweep_document, sweep_prepared
 
     spec = validate(spec_from_options(kw))
+    for target in (output, plot):  # an unwritable file is refused before the work
+        if target is not None:
+            check_target(target)
     limits = Limits(max_params=max_params, force=force)
     swept = parse_steps(steps)
     if plot is not None:  # refuse before the work, not after it

@@ -12,14 +12,23 @@ from relu_ce_diag.errors import DataError
 from relu_ce_diag.results import CellResult
 
 
-def write_atomic(path: str, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder."""
+def check_target(path: str) -> Path:
+    """Raise DataError if ``path`` is a folder or its folder does not exist; return its folder.
+
+    Commands call it before the work, so a typo in --output does not cost the run."""
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise DataError(path, f"cannot write: folder {str(folder)!r} does not exist")
     if target.is_dir():
         raise DataError(path, "cannot write: it is a folder; give a file name")
+    return folder
+
+
+def write_atomic(path: str, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder."""
+    target = Path(path)
+    folder = check_target(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
     except OSError as exc:  # a read-only or full folder is the user's to fix, in one line
