@@ -26,7 +26,7 @@ from relu_ce_diag.catalogue import candidates, closest, correct_delta
 from relu_ce_diag.cells import CellSpec
 from relu_ce_diag.compare import max_relative, normwise_relative
 from relu_ce_diag.data import hidden_from_size, load_npz
-from relu_ce_diag.errors import DataError, OptionError, unknown_name
+from relu_ce_diag.errors import DataError, OptionError, TooLargeError, unknown_name
 from relu_ce_diag.losses import LOSSES, MATLAB_EPS
 from relu_ce_diag.network import Net, forward
 from relu_ce_diag.results import BlockStats, CellResult, Entry, Finding, GradArrays
@@ -118,12 +118,18 @@ def check_function(fn: GradFn, W: Array, X: Array, Y: Array, *, act: str | None 
 def check_reference(ref: str, data: str, desc: Description, *, step: float | None = None,
                     precision: str | None = None, directions: int | None = None,
                     seed: int = 0, progress: Progress | None = None,
-                    announce: Callable[[str], None] | None = None) -> CellResult:
+                    announce: Callable[[str], None] | None = None,
+                    max_params: int | None = None) -> CellResult:
     """Load ``file.py:NAME`` and ``data`` (.npz with W, X, Y) and check the function;
-    ``announce`` receives the number of calls before the first one."""
+    ``announce`` receives the number of calls before the first one. An entry-by-entry check
+    of more than ``max_params`` entries is refused (TooLargeError) before any call."""
     X, Y, W = load_npz(data)
     if W is None:
         raise DataError(data, "has no array W; --fn needs W, X and Y (the point to check at)")
+    if max_params is not None and directions is None and W.size > max_params:
+        raise TooLargeError(f"{data}: W has {W.size:,} entries, more than --max-params "
+                            f"{max_params:,} (an entry-by-entry check makes 2 calls per entry);"
+                            " use --directions K, raise --max-params, or pass --force")
     uf = load_function(ref)
     net = describe_net(desc, W, X, Y, "--{}") if desc.given else None
     if announce is not None:

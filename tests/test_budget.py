@@ -41,3 +41,16 @@ def test_cli_refuses_a_huge_cell_with_exit_2_before_running():
                                   "--samples", "100000"])
     assert r.exit_code == 2
     assert "--force" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_fn_check_refuses_more_entries_than_max_params():
+    """check --fn applies --max-params to the user's W before any call; --directions is exempt."""
+    from pathlib import Path
+    ex = Path(__file__).resolve().parent.parent / "examples"
+    fn, data = f"{ex / 'seed_backprop.py'}:backprop", str(ex / "seed_case.npz")
+    r = CliRunner().invoke(main, ["check", "--fn", fn, "--data", data, "--max-params", "100"])
+    assert r.exit_code == 2, r.output
+    assert "more than --max-params 100" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = CliRunner().invoke(main, ["check", "--fn", fn, "--data", data, "--max-params", "100",
+                                  "--directions", "4"])
+    assert r.exit_code == 1, r.output  # the shortcut delta is wrong: the directions fail

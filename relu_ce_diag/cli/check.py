@@ -46,8 +46,8 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
     from relu_ce_diag.results import exit_code
     from relu_ce_diag.runner import run_cell
 
-    run_cell = partial(run_cell, limits=Limits(max_params=kw.pop("max_params"),
-                                               force=kw.pop("force")))
+    limits = Limits(max_params=kw.pop("max_params"), force=kw.pop("force"))
+    run_cell = partial(run_cell, limits=limits)
     ignore, explain_found = check_ids(tuple(kw.pop("ignore_ids"))), kw.pop("explain_found")
     spec = validate(spec_from_options(kw))
     for target in (output, save_grads):  # an unwritable file is refused before the work
@@ -56,7 +56,7 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
     import numpy as np
 
     with np.errstate(all="ignore"):  # overflow or NaN is a finding of the report, not a warning
-        result = _run(spec, kw.pop("fn_ref"), kw.pop("directions"), run_cell)
+        result = _run(spec, kw.pop("fn_ref"), kw.pop("directions"), run_cell, limits)
     result = replace(result, findings=tuple(f for f in result.findings if f.id not in ignore))
     code = exit_code([result], strict)
     if fmt == "json" and output is None:
@@ -74,10 +74,11 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
     return code
 
 
-def _run(spec: Any, fn_ref: str | None, directions: int | None, run_cell: Any) -> Any:
+def _run(spec: Any, fn_ref: str | None, directions: int | None, run_cell: Any,
+         limits: Any) -> Any:
     """Run the cell: a user's function (--fn), random directions, or every entry."""
     if fn_ref is not None:
-        return _check_fn(spec, fn_ref, directions)
+        return _check_fn(spec, fn_ref, directions, None if limits.force else limits.max_params)
     if directions is not None:
         from relu_ce_diag.cells import prepare
         from relu_ce_diag.directional import check_directions
@@ -85,7 +86,7 @@ def _run(spec: Any, fn_ref: str | None, directions: int | None, run_cell: Any) -
     return run_cell(spec)
 
 
-def _check_fn(spec: Any, fn_ref: str, directions: int | None) -> Any:
+def _check_fn(spec: Any, fn_ref: str, directions: int | None, max_params: int | None) -> Any:
     """Check a user's function, announcing the calls and showing progress on a terminal."""
     from click.core import ParameterSource
     from rich.console import Console
@@ -106,6 +107,7 @@ def _check_fn(spec: Any, fn_ref: str, directions: int | None) -> Any:
         task = bar.add_task("calls", total=None)
         return check_reference(
             fn_ref, spec.data, desc, step=spec.step, directions=directions, seed=spec.seed,
+            max_params=max_params,
             precision=spec.dtype if "dtype" in given else None,
             announce=lambda text: err.print(f"relu-diag: {text}", markup=False,
                                             highlight=False, soft_wrap=True),
