@@ -228,26 +228,17 @@ class _Evaluator:
                 clamp[J, I] |= cl.any(axis=0)
         return diff, np.zeros((n_out, cols), dtype=bool), clamp
 
-def sample_scale(net: Net, fw: Forward, ds: list[Array], W: Array | None = None,
-                 Y: Array | None = None) -> Array:
+def sample_scale(net: Net, fw: Forward, ds: list[Array]) -> Array:
     """Return per-sample magnitudes (N,) that bound the round-off of a loss difference.
 
     ``ds`` are dL/dz per layer; |z * dL/dz| is how much a relative rounding of z moves the
-    loss, |t| how much a relative rounding of the loss terms does. With ``W`` (P,) and ``Y``
-    also the rounding of every hidden activation a and output y, |a * dL/da| and
-    |y * dL/dy|: next to a saturated unit (1 - y ~ 1e-8) a rounding of y moves the loss far
-    more than the rounding of z does, and the central difference inherits it.
+    loss, |t| how much a relative rounding of the loss terms does. (Rounding of outputs next
+    to a saturated unit is not bounded here: the float-saturation diagnostic names it.)
     """
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         s = np.abs(fw.terms).sum(axis=1)
         for z, d in zip(fw.z, ds, strict=True):
             s = s + np.abs(z * d).sum(axis=1)
-        if W is not None and Y is not None:
-            mats = net.unpack(W)
-            for layer in range(1, len(mats)):
-                a = fw.inputs[layer][:, :-1]
-                s = s + np.abs(a * (ds[layer] @ mats[layer][:, :-1])).sum(axis=1)
-            s = s + np.abs(fw.y * net.loss_fn.dy(fw.y, Y, net.eps)).sum(axis=1)
     return np.where(np.isfinite(s), s, 0.0)
 
 
