@@ -22,6 +22,8 @@ COMMANDS = [
     "check --act tanh --loss ce",
     "check --eps 0 --act relu --loss ce",
     "check --act sigmoid --loss ce --eps 0.3",
+    "check --act sigmoid --loss ce --data configs/data/saturated.npz",
+    "check --act sigmoid --loss ce --data configs/data/saturated.npz --backprop exact",
     "check --act relu --loss ce --dtype float32",
     "check --act relu --loss cce",
 ]
