@@ -25,20 +25,6 @@ def _wide_console() -> Any:
     return Console(width=200 if wide else None, markup=False)  # ids are the user's text
 
 
-def _check_output(path: str) -> None:
-    """Raise DataError if ``path`` names a folder or sits in a folder that does not exist."""
-    from pathlib import Path
-
-    from relu_ce_diag.errors import DataError
-
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise DataError(path, f"cannot write: folder {str(folder)!r} does not exist")
-    if target.is_dir():
-        raise DataError(path, "cannot write: it is a folder; give a file name")
-
-
 class Shard(click.ParamType):
     """A shard ``K/N``: run the cells whose 0-based grid index i has i % N == K - 1."""
 
@@ -93,7 +79,8 @@ def grid(file: str, fmt: str, output: str | None, jobs: int,
     from relu_ce_diag.report.table import make_console
 
     if output is not None:  # find an unwritable --output before the cells run, not after
-        _check_output(output)
+        from relu_ce_diag.report.files import check_target
+        check_target(output)
     cfg = load_grid(file)
     planned = (math.prod(len(v) for _, v in cfg.axes) if cfg.axes else 0) + len(cfg.cells)
     if planned > MAX_CELLS and not force:  # before expanding: 1000 x 1000 axes took a minute

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import click
@@ -11,6 +10,7 @@ import numpy as np
 
 from relu_ce_diag.cli import main
 from relu_ce_diag.cli.options import cell_options, spec_from_options
+from relu_ce_diag.report.json_report import strict_floats
 from relu_ce_diag.sweep import DEFAULT_STEPS, STEPS_HELP
 
 SWEEP_EXIT = """\b
@@ -24,17 +24,6 @@ Exit codes:
        without matplotlib); nothing was judged
   3    internal error of relu-diag
   130  interrupted"""
-
-
-def _clean(v: Any) -> Any:
-    """Replace non-finite floats by strings so the output is strict JSON."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    return v
 
 
 @main.command(epilog=SWEEP_EXIT)
@@ -89,7 +78,7 @@ def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: 
             title, settings, n_params = spec.id, prep.spec.as_dict(), prep.net.n_params
             result = sweep_prepared(prep, swept)
     code = 0 if result.verdict.ok else 1
-    doc = json.dumps(_clean(sweep_document(result, title, settings, n_params, code)),
+    doc = json.dumps(strict_floats(sweep_document(result, title, settings, n_params, code)),
                      indent=2, allow_nan=False) + "\n"
     if fmt == "json" and output is None:
         click.echo(doc, nl=False)

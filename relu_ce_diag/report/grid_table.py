@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from relu_ce_diag.grid import GridRun, Outcome
-from relu_ce_diag.report.json_report import _clean, to_json
+from relu_ce_diag.report.json_report import strict_floats, to_json
 from relu_ce_diag.report.table import STATUS_STYLE, _e
 
 SHARD = tuple[int, int]
@@ -95,4 +95,4 @@ def grid_json(run: GridRun, name: str, file: str, strict: bool, shard: SHARD | N
         cell["expectation_met"] = o.met
         cell["why"] = o.cell.why
         cell["grid_index"] = o.cell.index
-    return json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n"
+    return json.dumps(strict_floats(doc), indent=2, allow_nan=False) + "\n"

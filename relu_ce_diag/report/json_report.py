@@ -13,14 +13,14 @@ from relu_ce_diag.results import CellResult
 SCHEMA = "relu-diag/results/1"
 
 
-def _clean(v: Any) -> Any:
+def strict_floats(v: Any) -> Any:
     """Replace non-finite floats by strings so the output is strict JSON."""
     if isinstance(v, float) and not math.isfinite(v):
         return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
     if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
+        return {k: strict_floats(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
+        return [strict_floats(x) for x in v]
     return v
 
 
@@ -36,4 +36,4 @@ def to_json(command: str, results: Sequence[CellResult], exit_code: int,
         "summary": {"cells": len(results), **counts, "exit_code": exit_code},
         "cells": [r.as_dict() for r in results],
     }
-    return json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n"
+    return json.dumps(strict_floats(doc), indent=2, allow_nan=False) + "\n"
