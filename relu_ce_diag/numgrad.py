@@ -39,6 +39,9 @@ Array = np.ndarray
 DEFAULT_BLOCK_ELEMENTS = 1 << 18  # elements per (block, N, width) array: ~2 MB in float64
 DIRECTION_BUDGET = 8  # the (N, n_out, rows) directions of a deeper layer, in blocks
 _LOG_SLACK = 1e-6  # log-space room for the rounding of y when deciding "safely above the clamp"
+# Largest move of a sample's output pre-activations the closed forms take: log1p(s) of
+# s = sum_k y_k expm1(dz_k) is accurate to eps / (1 + s), and 1 + s >= exp(-move).
+MAX_FAST_MOVE = 1.0
 
 
 @dataclass(frozen=True)
@@ -100,10 +103,13 @@ class _Evaluator:
     def safe(self, rows: Array, bound: Array) -> Array:
         """Flag samples ``rows`` whose softmax/cce or sigmoid/ce loss the fast formulas may
         take: finite, and every output stays clear of the clamp when the output
-        pre-activations move by at most ``bound`` (same shape as rows)."""
+        pre-activations move by at most ``bound`` (same shape as rows), and by at most
+        ``MAX_FAST_MOVE``: a larger common move (say every output down by 20) leaves
+        1 + s ~ exp(-20), whose log1p has lost 20 / ln 10 digits to rounding."""
         if not (self.softmax_cce or self.sigmoid_ce):
             return np.zeros(np.broadcast(rows, bound).shape, dtype=bool)
-        return self.finite[rows] & (self.headroom[rows] > 2 * bound + _LOG_SLACK)
+        return (self.finite[rows] & (self.headroom[rows] > 2 * bound + _LOG_SLACK)
+                & (bound <= MAX_FAST_MOVE))
 
     def fast_diff(self, rows: Array, t: Array, w: Array, tm: Array | None = None,
                   reach: float | None = None) -> Array:

@@ -1,0 +1,209 @@
+"""Review of the structured central differences against an independent plain-loop oracle.
+
+The oracle below uses ``network.forward`` only: for every entry p it runs two full forward
+passes at W + h e_p and W - h e_p (in the working dtype, like a user's loop), takes
+``(f+ - f-) / 2h``, and flags the entry when some pre-activation of the two passes lies on
+different sides of (or on) a kink, or some output on different sides of the eps clamp.
+
+Tolerance. The loop's result is only as good as its own round-off, which the structured route
+does not share (it recomputes only what moved, and for softmax/cce and sigmoid/ce takes the
+difference in closed form). Both are compared to the exact difference of the loss as computed;
+the loop's error is bounded by
+
+* the rounding of the two losses: ``eps_m * (|f+| + |f-|) / h``;
+* the rounding of each forward quantity that moves: a pre-activation z = x . w carries an
+  error of about ``eps_m * |x| . |w|``, which moves the loss by ``|dL/dz|`` times that; an
+  output y carries ``eps_m * |y|`` (and, for ce, ``1 - y`` carries ``eps_m`` absolute),
+  which moves the terms by ``|dterm/dy|`` times that; all divided by h;
+* the rounding of the step itself: the loop's ``fl(W_p + h) - W_p`` differs from h by up to
+  ``eps_m * |W_p|``, a relative error ``eps_m * |W_p| / h`` of its quotient.
+
+The allowed difference is C times that sum (C = 8) plus a few ulps of the result.
+
+Flags. The loop's pre-activations are ``fl((w + h) x)`` while the structured route uses
+``fl(z + h x)``: the two agree to rounding but can differ on which side of a kink a value
+that lands within rounding of it falls. So an entry counts as definitely crossing when the
+two ends lie on different sides by more than the rounding margin, possibly crossing when
+either end is within that margin (or on the kink); the structured flag must be set for every
+definite crossing and only for possible ones. Where no end is within the margin (almost
+always), this is an exact comparison. Step values below the dtype's machine epsilon are not
+drawn: ``validate`` refuses them (W + h rounds to W).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
+
+from relu_ce_diag.activations import ACTIVATIONS, HIDDEN_NAMES
+from relu_ce_diag.losses import LOSSES, MATLAB_EPS
+from relu_ce_diag.network import Net, deltas, forward, pack
+from relu_ce_diag.numgrad import central_differences, sample_scale
+
+C = 8
+EPS_VALUES = (0.0, MATLAB_EPS, 1e-8, 0.3)
+
+
+@st.composite
+def problems(draw, dtypes=("float64", "float32"), width=4, samples=5):
+    """Draw (net, W, X, Y, h) of a small network with awkward data."""
+    dtype = np.dtype(draw(st.sampled_from(dtypes)))
+    act = draw(st.sampled_from(HIDDEN_NAMES))
+    out = draw(st.sampled_from(tuple(ACTIVATIONS)))
+    loss = draw(st.sampled_from(tuple(LOSSES)))
+    eps = draw(st.sampled_from(EPS_VALUES))
+    hidden = tuple(draw(st.lists(st.integers(1, width), min_size=1, max_size=3)))
+    n_in, n_out, N = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, samples))
+    onehot = draw(st.booleans())
+    lo_exp = math.log10(max(1e-8, float(np.finfo(dtype).eps) * 2))
+    h = 10.0 ** draw(st.floats(lo_exp, -1.0))
+    scale = 10.0 ** draw(st.floats(-1.0, math.log10(30.0)))
+    slope = draw(st.sampled_from((0.01, 0.0, 0.5)))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N, n_in))
+    X[rng.random(X.shape) < draw(st.sampled_from((0.0, 0.3)))] = 0.0  # exact zeros
+    if draw(st.booleans()) and N > 1:
+        X[-1] = X[0]  # a repeated row
+    if draw(st.booleans()):
+        X[:, rng.integers(n_in)] = draw(st.sampled_from((0.0, 1.0, -2.5)))  # constant column
+    if onehot:
+        Y = np.eye(n_out)[rng.integers(n_out, size=N)]
+    else:
+        Y = (rng.random((N, n_out)) < 0.5).astype(float)
+    net = Net(sizes=(n_in, *hidden, n_out), act=act, out=out, loss=loss, eps=eps,
+              leaky_slope=slope)
+    W = rng.standard_normal(net.n_params) * scale
+    if draw(st.booleans()):  # zero biases: a zero input row gives z exactly 0 (on the kink)
+        for name, block in net.blocks():
+            if name.startswith("b"):
+                W[block] = 0.0
+    note(f"{net}, h={h!r}, dtype={dtype}, seed={seed}")
+    return net, W.astype(dtype), X.astype(dtype), Y.astype(dtype), h
+
+
+def _structured(net: Net, W, X, Y, h: float):
+    """Run central_differences the way the runner does."""
+    with np.errstate(all="ignore"):
+        fw = forward(net, W, X, Y)
+        scale = sample_scale(net, fw, deltas(net, W, fw, Y, "exact"))
+    return central_differences(net, W, X, Y, fw, h, scale)
+
+
+def _side(v, k):
+    """Return -1, 0, +1 for v below, on, above k."""
+    return np.sign(v - k)
+
+
+def _cross(vp, vm, k, margin):
+    """Return (definite, possible) crossing of point k by the two ends vp, vm."""
+    definite = ((vp - k > margin) & (vm - k < -margin)) | ((vp - k < -margin) & (vm - k > margin))
+    # Both ends exactly equal: the stencil did not move this value in the loop (x = 0, or
+    # h x below its ulp) and does not in the structured route either.
+    near = ((np.abs(vp - k) <= margin) | (np.abs(vm - k) <= margin)) & (vp != vm)
+    possible = (_side(vp, k) != _side(vm, k)) | near
+    return bool(definite.any()), bool(possible.any())
+
+
+def _rounding(net: Net, fw, W, Y, dtype) -> float:
+    """Return the loss change (at eps_m = 1) of a relative rounding of every moving quantity:
+    sum |dL/dz| |x| . |w| over layers and sum |dterm/dy| (|y| + [ce]) over outputs."""
+    mats = net.unpack(W)
+    ds = deltas(net, W, fw, Y, "exact")
+    total = 0.0
+    for d, x, w, z in zip(ds, fw.inputs, mats, fw.z, strict=True):
+        mag = np.abs(x).astype(np.float64) @ np.abs(w).astype(np.float64).T
+        total += float(np.nansum(np.abs(d) * (mag + np.abs(z))))
+    gy = np.abs(net.loss_fn.dy(fw.y, Y, net.eps)).astype(np.float64)
+    extra = 1.0 if net.loss == "ce" else 0.0
+    total += float(np.nansum(gy * (np.abs(fw.y) + extra)))
+    return total
+
+
+def _oracle(net: Net, W, X, Y, h: float):
+    """Return the plain loop's (numeric, tol, straddle_def, straddle_pos, clamp_def, clamp_pos)."""
+    dtype = W.dtype
+    em = float(np.finfo(dtype).eps)
+    P = W.size
+    numeric = np.empty(P)
+    tol = np.empty(P)
+    flags = np.zeros((4, P), dtype=bool)
+    pts = (net.eps,) if net.loss in ("ce", "cce") else ()
+    for p in range(P):
+        Wp, Wm = W.copy(), W.copy()
+        Wp[p] += dtype.type(h)
+        Wm[p] -= dtype.type(h)
+        with np.errstate(all="ignore"):
+            fp, fm = forward(net, Wp, X, Y), forward(net, Wm, X, Y)
+            numeric[p] = (fp.f - fm.f) / (2 * h)
+            r = max(_rounding(net, fp, Wp, Y, dtype), _rounding(net, fm, Wm, Y, dtype))
+        step_err = em * (abs(float(W[p])) + h) / h * abs(numeric[p]) if np.isfinite(numeric[p]) \
+            else 0.0
+        tol[p] = C * em * (abs(fp.f) + abs(fm.f) + r) / (2 * h) + C * step_err
+        for layer, (zp, zm) in enumerate(zip(fp.z, fm.z, strict=True)):
+            mag = (np.abs(fp.inputs[layer]).astype(np.float64)
+                   @ np.abs(net.unpack(Wp)[layer]).astype(np.float64).T)
+            margin = 8 * em * (mag + np.abs(zp) + np.abs(zm)) * (layer + 1)
+            for k in net.layer_act(layer).kinks:
+                d, q = _cross(zp.astype(np.float64), zm.astype(np.float64), k, margin)
+                flags[0, p] |= d
+                flags[1, p] |= q
+        ymargin = 8 * em * (np.abs(fp.y) + np.abs(fm.y)).astype(np.float64) * (
+            1 + np.abs(fp.z[-1]).max() + np.abs(fm.z[-1]).max())
+        for k in pts:
+            d, q = _cross(fp.y.astype(np.float64), fm.y.astype(np.float64), k, ymargin)
+            flags[2, p] |= d
+            flags[3, p] |= q
+            if net.loss == "ce":
+                d, q = _cross(1 - fp.y.astype(np.float64), 1 - fm.y.astype(np.float64), k,
+                              ymargin + 8 * em)
+                flags[2, p] |= d
+                flags[3, p] |= q
+    return numeric, tol, flags
+
+
+def _kind(v):
+    """Classify each value: 0 finite, 1 NaN, 2 +inf, 3 -inf."""
+    return np.where(np.isnan(v), 1, np.where(np.isposinf(v), 2, np.where(np.isneginf(v), 3, 0)))
+
+
+def _check(net: Net, W, X, Y, h: float) -> None:
+    """Assert the structured result equals the oracle to its round-off, flags included."""
+    ng = _structured(net, W, X, Y, h)
+    loop, tol, flags = _oracle(net, W, X, Y, h)
+    ours = ng.numeric.astype(np.float64)
+    np.testing.assert_array_equal(_kind(ours), _kind(loop), err_msg="non-finite pattern")
+    fin = np.isfinite(loop)
+    ulps = 8 * float(np.finfo(W.dtype).eps) * np.abs(loop)
+    with np.errstate(invalid="ignore"):
+        err = np.where(fin, np.abs(ours - loop), 0.0)
+    bad = fin & ~(err <= tol + ulps)
+    assert not bad.any(), (
+        f"entries {np.flatnonzero(bad)}: ours {ours[bad]}, loop {loop[bad]}, tol {tol[bad]}")
+    sd, sp, cd, cp = flags
+    assert not (sd & ~ng.straddle).any(), f"missed straddle {np.flatnonzero(sd & ~ng.straddle)}"
+    assert not (ng.straddle & ~sp).any(), f"false straddle {np.flatnonzero(ng.straddle & ~sp)}"
+    assert not (cd & ~ng.clamp).any(), f"missed clamp {np.flatnonzero(cd & ~ng.clamp)}"
+    assert not (ng.clamp & ~cp).any(), f"false clamp {np.flatnonzero(ng.clamp & ~cp)}"
+
+
+@settings(max_examples=150)
+@given(prob=problems())
+def test_structured_differences_equal_the_plain_loop(prob) -> None:
+    """Match a plain loop of full forward passes, value and flags, on random awkward cells."""
+    _check(*prob)
+
+
+def test_a_large_common_move_of_the_softmax_outputs_keeps_its_digits():
+    """Both outputs of a softmax move down by 16 together: the loss is unchanged (shift
+    invariance), so w1's gradient is exactly 0 in the loop; log1p(sum y expm1(-16)) had lost
+    7 digits (1.3e-9 instead of 0)."""
+    net = Net(sizes=(1, 1, 2), act="relu", out="softmax", loss="cce")
+    W = pack([np.array([[1.0, 10.0]]), np.array([[-8.0, 0.0], [-8.0, 1.0]])])
+    X, Y = np.array([[20.0]]), np.array([[0.0, 1.0]])
+    ng = _structured(net, W, X, Y, 0.1)
+    assert ng.numeric[0] == 0.0
+    _check(net, W, X, Y, 0.1)
