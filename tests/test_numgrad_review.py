@@ -40,7 +40,7 @@ from hypothesis import strategies as st
 
 from relu_ce_diag.activations import ACTIVATIONS, HIDDEN_NAMES
 from relu_ce_diag.losses import LOSSES, MATLAB_EPS
-from relu_ce_diag.network import Net, deltas, forward, pack
+from relu_ce_diag.network import Net, backprop, deltas, forward, pack
 from relu_ce_diag.numgrad import central_differences, sample_scale
 
 C = 8
@@ -48,12 +48,18 @@ EPS_VALUES = (0.0, MATLAB_EPS, 1e-8, 0.3)
 
 
 @st.composite
-def problems(draw, dtypes=("float64", "float32"), width=4, samples=5):
-    """Draw (net, W, X, Y, h) of a small network with awkward data."""
+def problems(draw, dtypes=("float64", "float32"), width=4, samples=5, heads=None,
+             dyadic=False):
+    """Draw (net, W, X, Y, h) of a small network with awkward data; ``heads`` restricts the
+    (output, loss) pairs; ``dyadic`` draws small multiples of powers of two for W, X and h,
+    so that z +- h x is exact and lands exactly on a kink often."""
     dtype = np.dtype(draw(st.sampled_from(dtypes)))
-    act = draw(st.sampled_from(HIDDEN_NAMES))
-    out = draw(st.sampled_from(tuple(ACTIVATIONS)))
-    loss = draw(st.sampled_from(tuple(LOSSES)))
+    act = draw(st.sampled_from(("relu", "leaky-relu", "identity") if dyadic else HIDDEN_NAMES))
+    if heads is None:
+        out = draw(st.sampled_from(tuple(ACTIVATIONS)))
+        loss = draw(st.sampled_from(tuple(LOSSES)))
+    else:
+        out, loss = draw(st.sampled_from(heads))
     eps = draw(st.sampled_from(EPS_VALUES))
     hidden = tuple(draw(st.lists(st.integers(1, width), min_size=1, max_size=3)))
     n_in, n_out, N = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, samples))
@@ -61,7 +67,7 @@ def problems(draw, dtypes=("float64", "float32"), width=4, samples=5):
     lo_exp = math.log10(max(1e-8, float(np.finfo(dtype).eps) * 2))
     h = 10.0 ** draw(st.floats(lo_exp, -1.0))
     scale = 10.0 ** draw(st.floats(-1.0, math.log10(30.0)))
-    slope = draw(st.sampled_from((0.01, 0.0, 0.5)))
+    slope = draw(st.sampled_from((0.0, 0.5) if dyadic else (0.01, 0.0, 0.5)))
     seed = draw(st.integers(0, 2**31 - 1))
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((N, n_in))
@@ -77,6 +83,10 @@ def problems(draw, dtypes=("float64", "float32"), width=4, samples=5):
     net = Net(sizes=(n_in, *hidden, n_out), act=act, out=out, loss=loss, eps=eps,
               leaky_slope=slope)
     W = rng.standard_normal(net.n_params) * scale
+    if dyadic:
+        X = rng.integers(-2, 3, size=X.shape) / 2.0
+        W = rng.integers(-4, 5, size=W.shape) / 4.0
+        h = 2.0 ** -draw(st.integers(1, 6))
     if draw(st.booleans()):  # zero biases: a zero input row gives z exactly 0 (on the kink)
         for name, block in net.blocks():
             if name.startswith("b"):
@@ -85,12 +95,14 @@ def problems(draw, dtypes=("float64", "float32"), width=4, samples=5):
     return net, W.astype(dtype), X.astype(dtype), Y.astype(dtype), h
 
 
-def _structured(net: Net, W, X, Y, h: float):
-    """Run central_differences the way the runner does."""
+def _structured(net: Net, W, X, Y, h: float, block_elements: int | None = None):
+    """Run central_differences the way the runner does (optionally with tiny blocks)."""
     with np.errstate(all="ignore"):
         fw = forward(net, W, X, Y)
         scale = sample_scale(net, fw, deltas(net, W, fw, Y, "exact"))
-    return central_differences(net, W, X, Y, fw, h, scale)
+    if block_elements is None:
+        return central_differences(net, W, X, Y, fw, h, scale)
+    return central_differences(net, W, X, Y, fw, h, scale, block_elements)
 
 
 def _side(v, k):
@@ -98,12 +110,18 @@ def _side(v, k):
     return np.sign(v - k)
 
 
-def _cross(vp, vm, k, margin):
-    """Return (definite, possible) crossing of point k by the two ends vp, vm."""
+def _cross(vp, vm, k, margin, inexact_step=False):
+    """Return (definite, possible) crossing of point k by the two ends vp, vm; with a zero
+    margin (exact values) both are "on different sides of, or one end on, k"."""
+    if not np.any(margin):
+        hit = bool((_side(vp, k) != _side(vm, k)).any())
+        return hit, hit
     definite = ((vp - k > margin) & (vm - k < -margin)) | ((vp - k < -margin) & (vm - k > margin))
     # Both ends exactly equal: the stencil did not move this value in the loop (x = 0, or
     # h x below its ulp) and does not in the structured route either.
-    near = ((np.abs(vp - k) <= margin) | (np.abs(vm - k) <= margin)) & (vp != vm)
+    # (unless the loop's step was inexact).
+    near = ((np.abs(vp - k) <= margin) | (np.abs(vm - k) <= margin)) & (
+        (vp != vm) | inexact_step)
     possible = (_side(vp, k) != _side(vm, k)) | near
     return bool(definite.any()), bool(possible.any())
 
@@ -123,8 +141,9 @@ def _rounding(net: Net, fw, W, Y, dtype) -> float:
     return total
 
 
-def _oracle(net: Net, W, X, Y, h: float):
-    """Return the plain loop's (numeric, tol, straddle_def, straddle_pos, clamp_def, clamp_pos)."""
+def _oracle(net: Net, W, X, Y, h: float, exact: bool = False):
+    """Return the plain loop's numeric (P,), its tolerance (P,) and flags (4, P): straddle
+    definite, straddle possible, clamp definite, clamp possible."""
     dtype = W.dtype
     em = float(np.finfo(dtype).eps)
     P = W.size
@@ -132,34 +151,44 @@ def _oracle(net: Net, W, X, Y, h: float):
     tol = np.empty(P)
     flags = np.zeros((4, P), dtype=bool)
     pts = (net.eps,) if net.loss in ("ce", "cce") else ()
+    with np.errstate(all="ignore"):
+        grad = np.abs(backprop(net, W, X, Y, "exact")[1]).astype(np.float64)
     for p in range(P):
         Wp, Wm = W.copy(), W.copy()
         Wp[p] += dtype.type(h)
         Wm[p] -= dtype.type(h)
+        # The loop's actual steps: fl(W_p + h) - W_p need not be h (a large W_p in float32).
+        rel = (abs(float(Wp[p]) - float(W[p]) - h) + abs(float(W[p]) - float(Wm[p]) - h)) / h
         with np.errstate(all="ignore"):
             fp, fm = forward(net, Wp, X, Y), forward(net, Wm, X, Y)
             numeric[p] = (fp.f - fm.f) / (2 * h)
             r = max(_rounding(net, fp, Wp, Y, dtype), _rounding(net, fm, Wm, Y, dtype))
-        step_err = em * (abs(float(W[p])) + h) / h * abs(numeric[p]) if np.isfinite(numeric[p]) \
-            else 0.0
-        tol[p] = C * em * (abs(fp.f) + abs(fm.f) + r) / (2 * h) + C * step_err
+            g = max(abs(numeric[p]), grad[p])
+        step_err = rel * g if np.isfinite(g) else 0.0
+        tol[p] = C * em * (abs(fp.f) + abs(fm.f) + r) / (2 * h) + 2 * step_err
+        if rel > 1e-2:  # the loop did not take the step asked for: its flags say nothing
+            flags[1, p] = flags[3, p] = True
+            continue
         for layer, (zp, zm) in enumerate(zip(fp.z, fm.z, strict=True)):
+            zp, zm = zp.astype(np.float64), zm.astype(np.float64)
             mag = (np.abs(fp.inputs[layer]).astype(np.float64)
                    @ np.abs(net.unpack(Wp)[layer]).astype(np.float64).T)
-            margin = 8 * em * (mag + np.abs(zp) + np.abs(zm)) * (layer + 1)
+            margin = 8 * em * (mag + np.abs(zp) + np.abs(zm)) * (layer + 1) + rel * np.abs(zp - zm)
+            if exact:  # dyadic data through piecewise-linear layers: every z is exact
+                margin = 0.0 * margin
             for k in net.layer_act(layer).kinks:
-                d, q = _cross(zp.astype(np.float64), zm.astype(np.float64), k, margin)
+                d, q = _cross(zp, zm, k, margin, rel > 0)
                 flags[0, p] |= d
                 flags[1, p] |= q
-        ymargin = 8 * em * (np.abs(fp.y) + np.abs(fm.y)).astype(np.float64) * (
-            1 + np.abs(fp.z[-1]).max() + np.abs(fm.z[-1]).max())
+        yp, ym = fp.y.astype(np.float64), fm.y.astype(np.float64)
+        ymargin = 8 * em * (np.abs(yp) + np.abs(ym)) * (
+            1 + np.abs(fp.z[-1]).max() + np.abs(fm.z[-1]).max()) + rel * np.abs(yp - ym)
         for k in pts:
-            d, q = _cross(fp.y.astype(np.float64), fm.y.astype(np.float64), k, ymargin)
+            d, q = _cross(yp, ym, k, ymargin, rel > 0)
             flags[2, p] |= d
             flags[3, p] |= q
             if net.loss == "ce":
-                d, q = _cross(1 - fp.y.astype(np.float64), 1 - fm.y.astype(np.float64), k,
-                              ymargin + 8 * em)
+                d, q = _cross(1 - yp, 1 - ym, k, ymargin + 8 * em, rel > 0)
                 flags[2, p] |= d
                 flags[3, p] |= q
     return numeric, tol, flags
@@ -170,10 +199,12 @@ def _kind(v):
     return np.where(np.isnan(v), 1, np.where(np.isposinf(v), 2, np.where(np.isneginf(v), 3, 0)))
 
 
-def _check(net: Net, W, X, Y, h: float) -> None:
-    """Assert the structured result equals the oracle to its round-off, flags included."""
-    ng = _structured(net, W, X, Y, h)
-    loop, tol, flags = _oracle(net, W, X, Y, h)
+def _check(net: Net, W, X, Y, h: float, block_elements: int | None = None,
+           exact: bool = False) -> None:
+    """Assert the structured result equals the oracle to its round-off, flags included
+    (``exact``: the pre-activations carry no rounding, so the straddle flags have no margin)."""
+    ng = _structured(net, W, X, Y, h, block_elements)
+    loop, tol, flags = _oracle(net, W, X, Y, h, exact)
     ours = ng.numeric.astype(np.float64)
     np.testing.assert_array_equal(_kind(ours), _kind(loop), err_msg="non-finite pattern")
     fin = np.isfinite(loop)
@@ -207,3 +238,21 @@ def test_a_large_common_move_of_the_softmax_outputs_keeps_its_digits():
     ng = _structured(net, W, X, Y, 0.1)
     assert ng.numeric[0] == 0.0
     _check(net, W, X, Y, 0.1)
+
+
+CANONICAL = (("softmax", "cce"), ("sigmoid", "ce"))
+
+
+@settings(max_examples=100)
+@given(prob=problems(heads=CANONICAL))
+def test_closed_form_heads_equal_the_plain_loop(prob) -> None:
+    """Match the loop for softmax/cce and sigmoid/ce, whose fast routes skip the clamp."""
+    _check(*prob)
+
+
+@settings(max_examples=60)
+@given(prob=problems(dyadic=True, width=3, samples=4))
+def test_flags_are_exact_when_the_stencil_lands_on_a_kink(prob) -> None:
+    """With dyadic W, X and h every z +- h x is exact and often exactly 0: a stencil that
+    ends on the kink counts as a straddle, as in the loop (no rounding ambiguity here)."""
+    _check(*prob, exact=True)
