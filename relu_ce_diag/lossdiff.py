@@ -95,8 +95,9 @@ def softmax_cce(y: Array, Y: Array, t: Array, w: Array, tm: Array | None = None,
                                                                         np.abs(tm).max()))
         order = series_order(reach * float(np.abs(w).max()), float(np.finfo(t.dtype).eps))
         if order is not None:
-            c = np.empty((w.shape[0], order), dtype=t.dtype)
-            power = w.copy()
+            # float64: in a float32 net w^m overflows (|w| ~ 2e4, m = 9) though t^m w^m is tiny
+            c = np.empty((w.shape[0], order), dtype=np.float64)
+            power = w.astype(np.float64)
             for m in range(1, order + 1):
                 c[:, m - 1] = np.einsum("ak,ak->a", y, power) / math.factorial(m)
                 power *= w
@@ -130,8 +131,8 @@ def pair_coefficients(y: Array, Y: Array, w: Array, order: int) -> tuple[Array, 
     """Return the series coefficients c (N, rows, order), c[n, j, m-1] = mu_m / m! with
     mu_m = sum_k y[n, k] w[k, j]^m, and Y.w (N, rows), for every (sample, unit) pair of a
     unit whose output direction is column j of w (n_out, rows): one matrix product each."""
-    c = np.empty(y.shape[:1] + w.shape[1:] + (order,), dtype=y.dtype)
-    power = w.copy()
+    c = np.empty(y.shape[:1] + w.shape[1:] + (order,), dtype=np.float64)
+    power = w.astype(np.float64)  # w^m of a float32 net can overflow float32
     for m in range(1, order + 1):
         c[:, :, m - 1] = (y @ power) / math.factorial(m)
         power *= w
