@@ -266,7 +266,8 @@ def central_differences(net: Net, W: Array, X: Array, Y: Array, fw: Forward, h: 
         size = rows * cols
         touched = (fw.inputs[layer] != 0).T.astype(np.float64) @ per_sample_scale  # (cols,)
         scale[start:start + size] = np.repeat(touched, rows)
-        diff, st, cl = ev.layer(layer, h, block_elements)
+        with np.errstate(invalid="ignore"):  # summing per-sample inf - inf = NaN, as a loop does
+            diff, st, cl = ev.layer(layer, h, block_elements)
         with np.errstate(invalid="ignore", over="ignore"):
             numeric[start:start + size] = (diff / (2 * h)).ravel(order="F")
         straddle[start:start + size] = st.ravel(order="F")

@@ -256,3 +256,29 @@ def test_flags_are_exact_when_the_stencil_lands_on_a_kink(prob) -> None:
     """With dyadic W, X and h every z +- h x is exact and often exactly 0: a stencil that
     ends on the kink counts as a straddle, as in the loop (no rounding ambiguity here)."""
     _check(*prob, exact=True)
+
+
+def test_float32_series_coefficients_do_not_overflow():
+    """A float32 softmax/cce net three layers deep has output directions |V| ~ 2e4, whose
+    9th power overflowed float32 in the series coefficients: NaN where the loop gives 0."""
+    net = Net(sizes=(2, 1, 1, 3, 1), act="leaky-relu", out="softmax", loss="cce", eps=0.0)
+    W = np.array([6.3195195, -11.6269, -2.3048925, 13.941275, 26.557379, -22.389704,
+                  26.921795, 23.933426, 13.8939, 4.70276, -5.5824246, 25.927681, 34.85887,
+                  32.0381, 23.386219], dtype=np.float32)
+    X = np.array([[0.12573022, -0.13210486], [0.64042264, 0.10490011], [-0.5356694, 0.36159506],
+                  [1.304, 0.94708097], [-0.70373523, -1.2654215], [-0.62327445, 0.04132598],
+                  [-2.3250308, -0.21879166]], dtype=np.float32)
+    Y = np.array([[0], [0], [0], [1], [1], [0], [0]], dtype=np.float32)
+    assert np.isfinite(_structured(net, W, X, Y, 1e-6).numeric).all()
+    _check(net, W, X, Y, 1e-6)
+
+
+def test_non_finite_losses_propagate_without_warnings():
+    """eps 0 with a tanh output under ce: inf and NaN terms give NaN entries like the loop,
+    with no RuntimeWarning from summing inf - inf (warnings are errors in this suite)."""
+    net = Net(sizes=(3, 1, 2), act="leaky-relu", out="tanh", loss="ce", eps=0.0, leaky_slope=0.5)
+    W = np.array([0.0, 0.5, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0])
+    X = np.array([[1.0, -1.0, 0.0], [0.5, 1.0, 0.0], [-0.5, -0.5, 0.0]])
+    Y = np.array([[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+    assert np.isnan(_structured(net, W, X, Y, 0.5).numeric).all()
+    _check(net, W, X, Y, 0.5)
