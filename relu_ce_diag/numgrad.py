@@ -22,6 +22,13 @@ Routes, each exact for the loss as computed (clamp included), chosen per layer:
   other layers and outputs) is evaluated exactly as computed, in blocks of entries.
 
 Every temporary array is bounded by ``block_elements`` (or the size of the forward cache).
+
+Definitions the flags follow (the plain loop agrees with each): an entry straddles when the two
+ends z +- h x of some pre-activation have different signs about a kink, one end exactly on it
+included; a pre-activation the entry does not move (both ends equal, even on the kink) does
+not count. The clamp flag looks at every output, whatever its target, and with eps = 0 an
+output moving onto or off 0 counts (``max(y, 0)`` switching). The step is exactly h: a loop's
+``fl(W_p + h) - W_p`` differs from h where |W_p| is large next to h (float32).
 """
 
 from __future__ import annotations

@@ -27,7 +27,13 @@ two ends lie on different sides by more than the rounding margin, possibly cross
 either end is within that margin (or on the kink); the structured flag must be set for every
 definite crossing and only for possible ones. Where no end is within the margin (almost
 always), this is an exact comparison. Step values below the dtype's machine epsilon are not
-drawn: ``validate`` refuses them (W + h rounds to W).
+drawn: ``validate`` refuses them (W + h rounds to W). Where the loop's own step
+``fl(W_p +- h) - W_p`` is off h by more than 1% (large W_p in float32) its flags are not
+judged at all, and its value only within that relative error of the gradient.
+
+Definitions (documented in ``numgrad``): an end landing exactly on a kink straddles; a
+pre-activation the entry does not move never does, even on the kink; the clamp flag looks at
+every output whatever its target, and with eps = 0 at outputs moving onto or off 0.
 """
 
 from __future__ import annotations
