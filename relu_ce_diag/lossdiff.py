@@ -136,6 +136,8 @@ def pair_coefficients(y: Array, Y: Array, w: Array, order: int) -> tuple[Array, 
     for m in range(1, order + 1):
         c[:, :, m - 1] = (y @ power) / math.factorial(m)
         power *= w
+    if np.abs(c).max(initial=0.0) < np.finfo(y.dtype).max:  # fits: keep the net's dtype (speed)
+        c = c.astype(y.dtype)
     return c, Y @ w
 
 
