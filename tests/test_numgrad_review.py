@@ -227,11 +227,12 @@ def _check(net: Net, W, X, Y, h: float, block_elements: int | None = None,
     assert not (ng.clamp & ~cp).any(), f"false clamp {np.flatnonzero(ng.clamp & ~cp)}"
 
 
-@settings(max_examples=150)
-@given(prob=problems())
-def test_structured_differences_equal_the_plain_loop(prob) -> None:
-    """Match a plain loop of full forward passes, value and flags, on random awkward cells."""
-    _check(*prob)
+@settings(max_examples=300)
+@given(prob=problems(), block_elements=st.sampled_from([None, 5, 64]))
+def test_structured_differences_equal_the_plain_loop(prob, block_elements) -> None:
+    """Match a plain loop of full forward passes, value and flags, on random awkward cells
+    (default and tiny blocks)."""
+    _check(*prob, block_elements=block_elements)
 
 
 def test_a_large_common_move_of_the_softmax_outputs_keeps_its_digits():
@@ -249,14 +250,14 @@ def test_a_large_common_move_of_the_softmax_outputs_keeps_its_digits():
 CANONICAL = (("softmax", "cce"), ("sigmoid", "ce"))
 
 
-@settings(max_examples=100)
-@given(prob=problems(heads=CANONICAL))
+@settings(max_examples=200)
+@given(prob=problems(heads=CANONICAL, width=5, samples=8))
 def test_closed_form_heads_equal_the_plain_loop(prob) -> None:
     """Match the loop for softmax/cce and sigmoid/ce, whose fast routes skip the clamp."""
     _check(*prob)
 
 
-@settings(max_examples=60)
+@settings(max_examples=100)
 @given(prob=problems(dyadic=True, width=3, samples=4))
 def test_flags_are_exact_when_the_stencil_lands_on_a_kink(prob) -> None:
     """With dyadic W, X and h every z +- h x is exact and often exactly 0: a stencil that
