@@ -158,6 +158,9 @@ def prepare(spec: CellSpec) -> Prepared:
                        samples=X.shape[0])
     else:
         X, Y = generate_inputs(rng, spec.samples, spec.inputs, spec.outputs, spec.targets)
+    if spec.output == "softmax" and spec.outputs < 2:
+        raise OptionError("--out", "softmax", "at least 2 outputs (a softmax of one output is "
+                          "always 1, so its loss and gradient are 0)")
     net = Net(sizes=(spec.inputs, *hidden, spec.outputs), act=spec.act, out=spec.output,
               loss=spec.loss, eps=spec.eps, at_zero=spec.relu_grad_at_zero,
               leaky_slope=spec.leaky_slope)

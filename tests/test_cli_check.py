@@ -84,6 +84,7 @@ def test_data_file_round_trip(tmp_path):
     (["--step", "0"], "--step"),
     (["--hidden", "64,x"], "--hidden"),
     (["--samples", "0"], "--samples"),
+    (["--loss", "cce", "--outputs", "1", "--targets", "multilabel"], "at least 2 outputs"),
     (["--data", "missing.npz"], "missing.npz: no such file"),
     (["--bogus"], "--bogus"),
 ])
