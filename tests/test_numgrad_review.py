@@ -43,11 +43,11 @@ import math
 import numpy as np
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
+from test_numgrad import _structured  # the system under test, run as the runner runs it
 
 from relu_ce_diag.activations import ACTIVATIONS, HIDDEN_NAMES
 from relu_ce_diag.losses import LOSSES, MATLAB_EPS
 from relu_ce_diag.network import Net, backprop, deltas, forward, pack
-from relu_ce_diag.numgrad import central_differences, sample_scale
 
 C = 8
 EPS_VALUES = (0.0, MATLAB_EPS, 1e-8, 0.3)
@@ -101,14 +101,6 @@ def problems(draw, dtypes=("float64", "float32"), width=4, samples=5, heads=None
     return net, W.astype(dtype), X.astype(dtype), Y.astype(dtype), h
 
 
-def _structured(net: Net, W, X, Y, h: float, block_elements: int | None = None):
-    """Run central_differences the way the runner does (optionally with tiny blocks)."""
-    with np.errstate(all="ignore"):
-        fw = forward(net, W, X, Y)
-        scale = sample_scale(net, fw, deltas(net, W, fw, Y, "exact"))
-    if block_elements is None:
-        return central_differences(net, W, X, Y, fw, h, scale)
-    return central_differences(net, W, X, Y, fw, h, scale, block_elements)
 
 
 def _side(v, k):
