@@ -41,11 +41,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from relu_ce_diag.cells import CellSpec, Prepared, prepare, validate
-from relu_ce_diag.compare import compare, tolerance
-from relu_ce_diag.network import backprop, deltas, forward
-from relu_ce_diag.numgrad import central_differences, loop_central_differences, sample_scale
-from relu_ce_diag.runner import check_prepared
+from relu_ce_diag.model.network import backprop, deltas, forward
+from relu_ce_diag.numeric import central_differences, sample_scale
+from relu_ce_diag.numeric.compare import compare, tolerance
+from relu_ce_diag.numeric.plain import loop_central_differences
+from relu_ce_diag.run.cell import check_prepared
+from relu_ce_diag.settings.cells import CellSpec, Prepared, prepare, validate
 
 Array = np.ndarray
 H = 1e-6

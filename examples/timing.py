@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 from relu_ce_diag import check_function
-from relu_ce_diag.cells import CellSpec, prepare, validate
-from relu_ce_diag.directional import check_directions
-from relu_ce_diag.network import forward
+from relu_ce_diag.check.builtin import check_directions
+from relu_ce_diag.model.network import forward
+from relu_ce_diag.settings.cells import CellSpec, prepare, validate
 
 HERE = Path(__file__).parent
 

@@ -1,6 +1,6 @@
 """relu-diag: a gradient checker that says why hand-written backprop disagrees."""
 
-__version__ = "0.1.0"
+from relu_ce_diag._version import __version__
 
 __all__ = ["__version__", "check_function"]
 
@@ -8,6 +8,6 @@ __all__ = ["__version__", "check_function"]
 def __getattr__(name: str) -> object:
     """Import ``check_function`` on first use, so ``import relu_ce_diag`` stays cheap."""
     if name == "check_function":
-        from relu_ce_diag.api import check_function
+        from relu_ce_diag.run.api import check_function
         return check_function
     raise AttributeError(f"module 'relu_ce_diag' has no attribute {name!r}")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 from collections import Counter
 
-from relu_ce_diag.cells import CellSpec
-from relu_ce_diag.runner import run_cell
+from relu_ce_diag.run.cell import run_cell
+from relu_ce_diag.settings.cells import CellSpec
 
 PAIRS = [(o, "se") for o in ("sigmoid", "tanh", "softplus", "identity", "softmax")] + [
     ("sigmoid", "ce"), ("softmax", "ce"), ("softmax", "cce"), ("sigmoid", "cce")]

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import time
 
-from relu_ce_diag.cells import CellSpec
-from relu_ce_diag.runner import run_cell
+from relu_ce_diag.run.cell import run_cell
+from relu_ce_diag.settings.cells import CellSpec
 
 CELLS = [
     ("question: SE", dict(act=a, loss="se")) for a in ("sigmoid", "tanh", "relu")

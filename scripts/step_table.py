@@ -8,8 +8,8 @@ error of the numerical gradient and the number of entries whose stencil straddle
 
 from __future__ import annotations
 
-from relu_ce_diag.cells import CellSpec
-from relu_ce_diag.runner import run_cell
+from relu_ce_diag.run.cell import run_cell
+from relu_ce_diag.settings.cells import CellSpec
 
 STEPS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9)
 

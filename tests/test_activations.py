@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from relu_ce_diag.activations import ACTIVATIONS, HIDDEN_NAMES, get_activation
 from relu_ce_diag.errors import OptionError
+from relu_ce_diag.model.activations import ACTIVATIONS, HIDDEN_NAMES, get_activation
 
 CLOSED_FORM = {
     "sigmoid": lambda z: np.exp(-z) / (1 + np.exp(-z)) ** 2,

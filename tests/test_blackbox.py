@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from relu_ce_diag import check_function
-from relu_ce_diag.blackbox import FLAT, KINK, MISMATCH, OK, check_blackbox, detect_precision
+from relu_ce_diag.check.blackbox import check_function as check_source
+from relu_ce_diag.check.host import InProcess
+from relu_ce_diag.check.pipeline import FLAT, KINK, MISMATCH, OK
+from relu_ce_diag.check.probe import detect_precision
+from relu_ce_diag.check.userfn import call
 from relu_ce_diag.errors import UserFunctionError
-from relu_ce_diag.userfn import call
+
+
+def check_blackbox(fn, W, X, Y, **kw):
+    """The black-box source's view of a check: calls, kind per entry, one-sided slopes."""
+    c = check_source(fn, W, X, Y, **kw)
+    return SimpleNamespace(calls=c.black.calls, kind=c.judged.kind, left=c.black.left,
+                           right=c.black.right)
 
 
 def _logistic(scale: float = 1.0, offset: float = 0.0):
@@ -206,7 +218,8 @@ def test_float64_function_is_detected_as_float64(problem) -> None:
     W, X, Y = problem
     fn = _logistic()
     base = call(fn, W, X, Y, "fn")
-    assert detect_precision(fn, W, X, Y, base, "fn", np.random.default_rng(0)).name == "float64"
+    host = InProcess(fn, X, Y, "fn")
+    assert detect_precision(host, W, base, np.random.default_rng(0)).name == "float64"
 
 
 @pytest.mark.parametrize("wrong", [False, True])

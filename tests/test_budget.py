@@ -3,12 +3,12 @@
 import pytest
 from click.testing import CliRunner
 
-from relu_ce_diag.budget import Limits, check_budget, estimate
-from relu_ce_diag.cells import CellSpec
+from relu_ce_diag.check.budget import Limits, check_budget, estimate
 from relu_ce_diag.cli import main
 from relu_ce_diag.errors import TooLargeError
-from relu_ce_diag.network import Net
-from relu_ce_diag.runner import run_cell
+from relu_ce_diag.model.network import Net
+from relu_ce_diag.run.cell import run_cell
+from relu_ce_diag.settings.cells import CellSpec
 
 
 def test_estimate_counts_parameters_and_grows_with_size():

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from relu_ce_diag import check_function
-from relu_ce_diag.catalogue import candidates, closest, correct_delta
-from relu_ce_diag.network import Net, backprop
+from relu_ce_diag.diagnostics.catalogue import candidates, closest
+from relu_ce_diag.model.network import Net, backprop, delta_code
 
 sys.path.insert(0, str(Path(__file__).parent / "examples"))
 import nets  # noqa: E402  (the examples' own plain-NumPy network, an independent oracle)
@@ -74,14 +74,15 @@ def test_unknown_bug_is_not_forced_into_a_match() -> None:
 
 
 @pytest.mark.parametrize("out, loss, text", [
-    ("sigmoid", "ce", "y - Y (a canonical pair"),
-    ("relu", "ce", "(y - Y) ./ (y .* (1 - y)) .* (z_out > 0)"),
-    ("softmax", "se", "y .* (g - sum(g .* y, 2)) with g = dL/dy = (y - Y)"),
-    ("tanh", "cce", "-Y ./ y .* (1 - y.^2)"),
+    ("sigmoid", "ce", "d3 = y - Y;"),
+    ("relu", "ce", "(-Y ./ max(y, eps) .* (y > eps) + (1 - Y) ./ max(1 - y, eps) "
+                   ".* (1 - y > eps)) .* (z3 > 0)"),
+    ("softmax", "se", "dLdy = (y - Y); d3 = y .* (dLdy - sum(dLdy .* y, 2))"),
+    ("tanh", "cce", "(-Y ./ max(y, eps) .* (y > eps)) .* (1 - y.^2)"),
 ])
 def test_correct_delta_formula(out: str, loss: str, text: str) -> None:
-    """The correct output delta is spelled out for the pair."""
-    assert text in correct_delta(Net((2, 3, 2), "relu", out, loss))
+    """The correct output delta is spelled out for the pair (in MATLAB, the seed's names)."""
+    assert text in delta_code(Net((2, 3, 2), "relu", out, loss), "matlab")
 
 
 def test_finding_names_the_match_and_the_correct_formula() -> None:

@@ -13,7 +13,9 @@ from rich.console import Console
 
 from relu_ce_diag.cli import main
 from relu_ce_diag.report.chart import CLEAN, GUTTER, NORM, print_sweep, steps_table, sweep_chart
-from relu_ce_diag.sweep import StepPoint, classify, parse_steps
+from relu_ce_diag.results.sweep import StepPoint
+from relu_ce_diag.run.sweep import classify
+from relu_ce_diag.settings.steps import parse_steps
 
 STEPS = parse_steps("1e-1:1e-12:12")
 

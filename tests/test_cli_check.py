@@ -126,7 +126,7 @@ def test_bad_data_file_is_exit_2(tmp_path, content, needle):
 
 def test_internal_error_is_exit_3_without_traceback(monkeypatch):
     """A bug inside relu-diag gives exit 3, a short message and the --debug hint."""
-    import relu_ce_diag.runner as runner
+    import relu_ce_diag.run.cell as runner
 
     def boom(spec):
         raise RuntimeError("simulated")
@@ -158,6 +158,6 @@ def test_output_file_has_ordinary_permissions(tmp_path):
 
 def test_max_relative_counts_nan_as_infinite():
     """A NaN entry makes the CS231n error infinite, never 0."""
-    from relu_ce_diag.compare import max_relative
+    from relu_ce_diag.numeric.compare import max_relative
     assert max_relative(np.array([1.0, 2.0]), np.array([1.0, np.nan])) == float("inf")
     assert max_relative(np.array([1.0, 2.0]), np.array([1.0, 2.0])) == 0.0

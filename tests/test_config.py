@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from relu_ce_diag.activations import HIDDEN_NAMES
 from relu_ce_diag.cli import main
-from relu_ce_diag.config import ConfigError, load_grid
 from relu_ce_diag.errors import OptionError, ReluDiagError
+from relu_ce_diag.model.activations import HIDDEN_NAMES
+from relu_ce_diag.settings.grid_file import ConfigError, load_grid
 
 
 def write(tmp_path: Path, text: str, name: str = "g.yaml") -> str:

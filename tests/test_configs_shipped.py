@@ -12,8 +12,8 @@ import yaml
 from click.testing import CliRunner
 
 from relu_ce_diag.cli import main
-from relu_ce_diag.config import load_grid
-from relu_ce_diag.grid import GridRun, expand, run_cells, run_one
+from relu_ce_diag.run.grid import GridRun, expand, run_cells, run_one
+from relu_ce_diag.settings.grid_file import load_grid
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import seed_matlab
 
-from relu_ce_diag.cells import CellSpec, prepare, validate
 from relu_ce_diag.diagnostics.attribution import grad_from_delta, unclamped_delta
-from relu_ce_diag.network import backprop, forward, output_delta
-from relu_ce_diag.runner import check_prepared, run_cell
+from relu_ce_diag.model.network import backprop, forward, output_delta
+from relu_ce_diag.run.cell import check_prepared, run_cell
+from relu_ce_diag.settings.cells import CellSpec, prepare, validate
 
 SMALL = dict(hidden=(8,), samples=6, inputs=3)
 

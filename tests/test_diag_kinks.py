@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from relu_ce_diag.cells import CellSpec, prepare, validate
-from relu_ce_diag.data import Arrays
-from relu_ce_diag.runner import check_prepared, run_cell
+from relu_ce_diag.run.cell import check_prepared, run_cell
+from relu_ce_diag.settings.cells import CellSpec, prepare, validate
+from relu_ce_diag.settings.data import Arrays
 
 ROOT = Path(__file__).resolve().parents[1]
 KINK_DATA = ROOT / "configs" / "data" / "kink_at_zero.npz"
@@ -103,7 +103,7 @@ def _brute_force_crossings(X, W, h, p, n_hidden):
 def test_straddle_units_match_a_brute_force_loop():
     """With a large step, each named hidden crossing agrees with a plain loop over samples."""
     from relu_ce_diag.diagnostics.kinks import crossings
-    from relu_ce_diag.network import forward
+    from relu_ce_diag.model.network import forward
 
     spec = validate(CellSpec(act="relu", out="sigmoid", loss="ce", step=0.05, **SMALL))
     prep = prepare(spec)
@@ -181,7 +181,7 @@ def test_crossings_in_every_layer_match_full_forward_passes(hidden):
     """relu hidden and output layers: crossings at every layer equal those of two full
     forward passes at W +- h, entry by entry."""
     from relu_ce_diag.diagnostics.kinks import crossings
-    from relu_ce_diag.network import forward
+    from relu_ce_diag.model.network import forward
 
     spec = validate(CellSpec(act="relu", out="relu", loss="se", step=0.3, hidden=hidden,
                              samples=12, inputs=3))

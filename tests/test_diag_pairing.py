@@ -5,12 +5,12 @@ import itertools
 import numpy as np
 import pytest
 
-from relu_ce_diag.activations import ACTIVATIONS
-from relu_ce_diag.cells import CellSpec
 from relu_ce_diag.diagnostics.pairing import pairing, range_problem, shortcut_is_exact
-from relu_ce_diag.losses import LOSSES
-from relu_ce_diag.network import BACKPROPS, Forward, Net, output_delta
-from relu_ce_diag.runner import run_cell
+from relu_ce_diag.model.activations import ACTIVATIONS
+from relu_ce_diag.model.losses import LOSSES
+from relu_ce_diag.model.network import BACKPROPS, Forward, Net, output_delta
+from relu_ce_diag.run.cell import run_cell
+from relu_ce_diag.settings.cells import CellSpec
 
 SMALL = dict(hidden=(8,), samples=6, inputs=3)
 PAIRS = list(itertools.product(ACTIVATIONS, LOSSES))
@@ -70,9 +70,12 @@ def test_range_table(out, loss):
 
 @pytest.mark.parametrize("out, loss", PAIRS)
 def test_correct_delta_is_plain_only_for_canonical_pairs(out, loss):
-    """The printed delta is plain y - Y for sigmoid+ce and identity+se, never otherwise."""
-    canonical = (out, loss) in (("sigmoid", "ce"), ("identity", "se"))
-    assert (pairing(out, loss).delta == "d = y - Y") == canonical
+    """The printed delta is plain y - Y for sigmoid+ce, identity+se and softmax+cce (when
+    every target row sums to 1, else y sum(Y) - Y), never otherwise."""
+    canonical = (out, loss) in (("sigmoid", "ce"), ("identity", "se"), ("softmax", "cce"))
+    assert (pairing(out, loss).delta == "d3 = y - Y") == canonical
+    assert pairing(out, loss, rows_sum_to_one=False).delta != "d3 = y - Y" or \
+        (out, loss) != ("softmax", "cce")
 
 
 @pytest.mark.parametrize("out, loss", PAIRS)
@@ -103,5 +106,5 @@ def test_pairing_message_names_the_pair_and_the_true_delta():
     """The archetype's pairing line says relu + ce and prints the chain-rule delta."""
     r = run_cell(CellSpec(act="relu", loss="ce"))
     f = next(f for f in r.findings if f.id == "pairing")
-    assert "relu + ce" in f.message and "(z > 0)" in f.message
+    assert "relu + ce" in f.message and "(z3 > 0)" in f.message
     assert f.severity == "error" and "--out sigmoid" in f.fix

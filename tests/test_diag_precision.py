@@ -4,9 +4,9 @@ from dataclasses import replace
 
 import pytest
 
-from relu_ce_diag.cells import CellSpec, prepare, validate
-from relu_ce_diag.data import Arrays
-from relu_ce_diag.runner import check_prepared, run_cell
+from relu_ce_diag.run.cell import check_prepared, run_cell
+from relu_ce_diag.settings.cells import CellSpec, prepare, validate
+from relu_ce_diag.settings.data import Arrays
 
 SMALL = dict(hidden=(8,), samples=6, inputs=3)
 

@@ -5,13 +5,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from relu_ce_diag.cells import CellSpec, prepare, validate
-from relu_ce_diag.data import Arrays
-from relu_ce_diag.diagnostics.context import clamp_masks
 from relu_ce_diag.diagnostics.rounding import rounded_outputs
-from relu_ce_diag.losses import MATLAB_EPS
-from relu_ce_diag.network import forward
-from relu_ce_diag.runner import check_prepared, run_cell
+from relu_ce_diag.model.losses import LOSSES, MATLAB_EPS
+from relu_ce_diag.model.network import forward
+from relu_ce_diag.run.cell import check_prepared, run_cell
+from relu_ce_diag.settings.cells import CellSpec, prepare, validate
+from relu_ce_diag.settings.data import Arrays
 
 
 def _finding(result, diag_id):
@@ -33,7 +32,7 @@ def test_clamp_masks_match_a_plain_loop(loss, eps, rng):
     y = np.concatenate([rng.uniform(0, 1, 20), [0.0, 1.0, 1e-17, 1 - 1e-17, 5e-4, 1 - 5e-4]])
     y = y.reshape(2, 13)
     Y = (rng.random(y.shape) < 0.5).astype(float)
-    low, high, active = clamp_masks(y, Y, loss, eps)
+    low, high, active = LOSSES[loss].clamp_masks(y, Y, eps)
     for idx in np.ndindex(y.shape):
         clamps = loss in ("ce", "cce") and eps > 0
         lo = clamps and y[idx] <= eps

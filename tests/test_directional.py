@@ -8,12 +8,21 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from relu_ce_diag.activations import HIDDEN_NAMES
-from relu_ce_diag.cells import CellSpec, prepare, validate
+from relu_ce_diag.check import builtin
 from relu_ce_diag.cli import main
-from relu_ce_diag.directional import check_directions, direction_rng, random_directions
-from relu_ce_diag.losses import LOSSES
-from relu_ce_diag.network import backprop, forward
+from relu_ce_diag.diagnostics import diagnose
+from relu_ce_diag.model.activations import HIDDEN_NAMES
+from relu_ce_diag.model.losses import LOSSES
+from relu_ce_diag.model.network import backprop, forward
+from relu_ce_diag.numeric.directions import direction_rng, random_directions
+from relu_ce_diag.results.cell import build_result
+from relu_ce_diag.settings.cells import CellSpec, prepare, validate
+
+
+def check_directions(prep, cell_id: str, K: int):
+    """Check K random directions through the pipeline, as ``check --directions K`` does."""
+    c = builtin.check_directions(prep, cell_id, K)
+    return build_result(c, diagnose(c))
 
 
 def _run(K: int = 6, **kw):
@@ -61,7 +70,7 @@ def test_directions_are_seeded_and_unit() -> None:
 
 def test_one_entry_off_is_caught_by_a_direction(monkeypatch: pytest.MonkeyPatch) -> None:
     """A gradient wrong by 1e-3 * max|g| in one entry fails along random directions."""
-    from relu_ce_diag import directional
+    from relu_ce_diag.check import builtin as directional
     spec = validate(CellSpec(act="tanh", loss="se", hidden=(10,), seed=1))
     prep = prepare(spec)
     net, (W, X, Y) = prep.net, (prep.arrays.W, prep.arrays.X, prep.arrays.Y)

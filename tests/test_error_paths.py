@@ -306,14 +306,14 @@ def test_bad_input_is_one_line_and_exit_2(folder: Path, monkeypatch: pytest.Monk
 def test_internal_error_is_exit_3_with_a_hint(monkeypatch: pytest.MonkeyPatch,
                                               command: list[str]) -> None:
     """A bug inside relu-diag is exit 3, one line naming the exception and --debug."""
-    import relu_ce_diag.cells
-    import relu_ce_diag.runner
+    import relu_ce_diag.run.cell
+    import relu_ce_diag.settings.cells
 
     def broken(*args: object, **kw: object) -> None:
         raise ZeroDivisionError("planted")
 
-    monkeypatch.setattr(relu_ce_diag.runner, "check_prepared", broken)
-    monkeypatch.setattr(relu_ce_diag.cells, "prepare", broken)
+    monkeypatch.setattr(relu_ce_diag.run.cell, "check_prepared", broken)
+    monkeypatch.setattr(relu_ce_diag.settings.cells, "prepare", broken)
     r = CliRunner().invoke(main, command)
     if command[0] == "grid":  # isolation: the planted bug is that cell's error row
         assert r.exit_code == 1 and "ZeroDivisionError: planted" in r.stdout
@@ -325,7 +325,7 @@ def test_internal_error_is_exit_3_with_a_hint(monkeypatch: pytest.MonkeyPatch,
     assert "--debug" in lines[0]
 
 
-PLANT = ("import relu_ce_diag.runner as r\n"
+PLANT = ("import relu_ce_diag.run.cell as r\n"
          "def broken(*a, **k):\n    raise ZeroDivisionError('planted')\n"
          "r.run_cell = broken\n"
          "import sys\nfrom relu_ce_diag.cli import main\nmain(sys.argv[1:])\n")

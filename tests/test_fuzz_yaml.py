@@ -15,11 +15,11 @@ from click.testing import CliRunner
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from relu_ce_diag.budget import Limits
+from relu_ce_diag.check.budget import Limits
 from relu_ce_diag.cli import main
-from relu_ce_diag.config import CELL_KEYS, TOP_KEYS, load_grid
 from relu_ce_diag.errors import ReluDiagError
-from relu_ce_diag.grid import expand, refuse
+from relu_ce_diag.run.grid import expand, refuse
+from relu_ce_diag.settings.grid_file import CELL_KEYS, TOP_KEYS, load_grid
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from relu_ce_diag import grid as grid_mod
-from relu_ce_diag.cells import CellSpec
 from relu_ce_diag.cli import main
-from relu_ce_diag.config import load_grid
 from relu_ce_diag.errors import DataError, OptionError
-from relu_ce_diag.grid import cell_id, expand, expectation, meets, run_cells, run_one, shard
-from relu_ce_diag.results import CellResult, Finding
+from relu_ce_diag.results.cell import CellResult, Finding
+from relu_ce_diag.run import grid as grid_mod
+from relu_ce_diag.run.grid import cell_id, expand, expectation, meets, run_cells, run_one, shard
+from relu_ce_diag.settings.cells import CellSpec
+from relu_ce_diag.settings.grid_file import load_grid
 
 SMALL = "defaults: {hidden: 4, inputs: 3, samples: 4}\n"
 

@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import relu_ce_diag.runner
-from relu_ce_diag.budget import estimate
-from relu_ce_diag.cells import CellSpec, prepare
+import relu_ce_diag.run.cell
+from relu_ce_diag.check.budget import estimate
 from relu_ce_diag.cli import main
-from relu_ce_diag.runner import check_prepared
+from relu_ce_diag.run.cell import check_prepared
+from relu_ce_diag.settings.cells import CellSpec, prepare
 
 GRID = """name: iso
 defaults: {hidden: 3, inputs: 2, samples: 4, loss: cce}
@@ -47,14 +47,14 @@ def test_an_exception_in_one_cell_is_its_error_row(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch,
                                                    exc: Exception) -> None:
     """The tanh cell raises; it is an error row with the exception, the three others pass."""
-    real = relu_ce_diag.runner.check_prepared
+    real = relu_ce_diag.run.cell.check_prepared
 
     def flaky(prep: Any, cell_id: str, **kw: Any) -> Any:
         if prep.spec.act == "tanh":
             raise exc
         return real(prep, cell_id, **kw)
 
-    monkeypatch.setattr(relu_ce_diag.runner, "check_prepared", flaky)
+    monkeypatch.setattr(relu_ce_diag.run.cell, "check_prepared", flaky)
     r, doc = grid_json(tmp_path, GRID)
     assert r.exit_code == 1, r.stderr
     rows = {c["settings"]["act"]: c for c in doc["cells"]}
@@ -73,7 +73,7 @@ def test_junit_of_an_error_row_with_control_characters_parses(
     def broken(prep: Any, cell_id: str, **kw: Any) -> Any:
         raise ValueError("\x1b[31mred\x00\x08")
 
-    monkeypatch.setattr(relu_ce_diag.runner, "check_prepared", broken)
+    monkeypatch.setattr(relu_ce_diag.run.cell, "check_prepared", broken)
     (tmp_path / "g.yaml").write_text(GRID)
     r = CliRunner().invoke(main, ["grid", str(tmp_path / "g.yaml"), "--format", "junit"])
     assert r.exit_code == 1, r.stderr
@@ -116,7 +116,7 @@ def test_an_expected_failure_keeps_exit_0(tmp_path: Path) -> None:
 
 PLANT_SIGINT = """
 import os, signal, sys
-import relu_ce_diag.runner as runner
+import relu_ce_diag.run.cell as runner
 real = runner.check_prepared
 seen = []
 def third_sends_sigint(prep, cell_id, **kw):
@@ -174,8 +174,8 @@ def test_a_grid_with_one_huge_cell_runs_none(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """One cell over the default bound refuses the whole grid before the first cell runs."""
     ran: list[str] = []
-    real = relu_ce_diag.runner.check_prepared
-    monkeypatch.setattr(relu_ce_diag.runner, "check_prepared",
+    real = relu_ce_diag.run.cell.check_prepared
+    monkeypatch.setattr(relu_ce_diag.run.cell, "check_prepared",
                         lambda prep, cid, **kw: ran.append(cid) or real(prep, cid, **kw))
     body = GRID + "cells:\n  - {act: relu, hidden: 3000, inputs: 3000, id: huge}\n"
     r, _ = grid_json(tmp_path, body)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from relu_ce_diag.cells import CellSpec
 from relu_ce_diag.cli import main
-from relu_ce_diag.config import Where
-from relu_ce_diag.grid import GridCell, GridRun, Outcome
 from relu_ce_diag.report.junit import to_junit
-from relu_ce_diag.results import CellResult, Finding
+from relu_ce_diag.results.cell import CellResult, Finding
+from relu_ce_diag.run.grid import GridCell, GridRun, Outcome
+from relu_ce_diag.settings.cells import CellSpec
+from relu_ce_diag.settings.grid_file import Where
 
 WHERE = Where("g.yaml", "cells[0]", 2)
 SUITE_ATTRS = {"name", "tests", "failures", "errors"}

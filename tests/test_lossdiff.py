@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from relu_ce_diag import lossdiff
-from relu_ce_diag.activations import ACTIVATIONS
-from relu_ce_diag.cells import CellSpec, prepare, validate
-from relu_ce_diag.losses import LOSSES
-from relu_ce_diag.network import forward
+from relu_ce_diag.model.activations import ACTIVATIONS
+from relu_ce_diag.model.losses import LOSSES
+from relu_ce_diag.model.network import forward
+from relu_ce_diag.numeric.fast import series as lossdiff
+from relu_ce_diag.settings.cells import CellSpec, prepare, validate
 
 RNG = np.random.default_rng(11)
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from relu_ce_diag.errors import OptionError
-from relu_ce_diag.losses import LOSSES, MATLAB_EPS, get_loss
+from relu_ce_diag.model.losses import LOSSES, MATLAB_EPS, get_loss
 
 
 def test_matlab_eps():

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import seed_matlab
 
-from relu_ce_diag.activations import HIDDEN_NAMES
-from relu_ce_diag.cells import CellSpec, prepare
-from relu_ce_diag.losses import LOSSES
-from relu_ce_diag.network import Net, backprop, forward, pack
+from relu_ce_diag.model.activations import HIDDEN_NAMES
+from relu_ce_diag.model.losses import LOSSES
+from relu_ce_diag.model.network import Net, backprop, forward, pack
+from relu_ce_diag.settings.cells import CellSpec, prepare
 
 
 def seed_problem(rng, n_inp=5, n_out=3, N=16):

@@ -7,16 +7,12 @@ import itertools
 import numpy as np
 import pytest
 
-from relu_ce_diag.activations import ACTIVATIONS, HIDDEN_NAMES
-from relu_ce_diag.cells import CellSpec, prepare, validate
-from relu_ce_diag.losses import LOSSES, MATLAB_EPS
-from relu_ce_diag.network import Net, deltas, forward
-from relu_ce_diag.numgrad import (
-    NumGrad,
-    central_differences,
-    loop_central_differences,
-    sample_scale,
-)
+from relu_ce_diag.model.activations import ACTIVATIONS, HIDDEN_NAMES
+from relu_ce_diag.model.losses import LOSSES, MATLAB_EPS
+from relu_ce_diag.model.network import Net, deltas, forward
+from relu_ce_diag.numeric import NumGrad, central_differences, sample_scale
+from relu_ce_diag.numeric.plain import loop_central_differences
+from relu_ce_diag.settings.cells import CellSpec, prepare, validate
 
 COMBOS = list(itertools.product(HIDDEN_NAMES, ACTIVATIONS, LOSSES))
 
@@ -32,14 +28,15 @@ def _case(act: str, out: str, loss: str, *, hidden: tuple[int, ...] = (5,), eps:
     return prep.net, prep.arrays.W, prep.arrays.X, prep.arrays.Y
 
 
-def _structured(net: Net, W, X, Y, h: float, block_elements: int | None = None) -> NumGrad:
-    """Run central_differences the way the runner does."""
+def _structured(net: Net, W, X, Y, h: float, block_elements: int | None = None,
+                method: str = "fast") -> NumGrad:
+    """Run central_differences the way the runner does (``method``: fast or plain)."""
     with np.errstate(all="ignore"):
         fw = forward(net, W, X, Y)
         scale = sample_scale(net, fw, deltas(net, W, fw, Y, "exact"))
     if block_elements is None:
-        return central_differences(net, W, X, Y, fw, h, scale)
-    return central_differences(net, W, X, Y, fw, h, scale, block_elements)
+        return central_differences(net, W, X, Y, fw, h, scale, method=method)
+    return central_differences(net, W, X, Y, fw, h, scale, block_elements, method=method)
 
 
 def _loop(net: Net, W, X, Y, h: float) -> tuple[np.ndarray, float]:

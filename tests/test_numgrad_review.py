@@ -45,9 +45,9 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 from test_numgrad import _structured  # the system under test, run as the runner runs it
 
-from relu_ce_diag.activations import ACTIVATIONS, HIDDEN_NAMES
-from relu_ce_diag.losses import LOSSES, MATLAB_EPS
-from relu_ce_diag.network import Net, backprop, deltas, forward, pack
+from relu_ce_diag.model.activations import ACTIVATIONS, HIDDEN_NAMES
+from relu_ce_diag.model.losses import LOSSES, MATLAB_EPS
+from relu_ce_diag.model.network import Net, backprop, deltas, forward, pack
 
 C = 8
 EPS_VALUES = (0.0, MATLAB_EPS, 1e-8, 0.3)
@@ -198,10 +198,11 @@ def _kind(v):
 
 
 def _check(net: Net, W, X, Y, h: float, block_elements: int | None = None,
-           exact: bool = False) -> None:
-    """Assert the structured result equals the oracle to its round-off, flags included
-    (``exact``: the pre-activations carry no rounding, so the straddle flags have no margin)."""
-    ng = _structured(net, W, X, Y, h, block_elements)
+           exact: bool = False, method: str = "fast") -> None:
+    """Assert the structured result (or the package's plain loop, ``method``) equals the
+    oracle to its round-off, flags included (``exact``: the pre-activations carry no
+    rounding, so the straddle flags have no margin)."""
+    ng = _structured(net, W, X, Y, h, block_elements, method)
     loop, tol, flags = _oracle(net, W, X, Y, h, exact)
     ours = ng.numeric.astype(np.float64)
     np.testing.assert_array_equal(_kind(ours), _kind(loop), err_msg="non-finite pattern")
@@ -225,6 +226,21 @@ def test_structured_differences_equal_the_plain_loop(prob, block_elements) -> No
     """Match a plain loop of full forward passes, value and flags, on random awkward cells
     (default and tiny blocks)."""
     _check(*prob, block_elements=block_elements)
+
+
+@settings(max_examples=100)
+@given(prob=problems())
+def test_the_plain_route_equals_the_oracle(prob) -> None:
+    """``--numeric plain`` (the package's own loop, the reference beside the fast route)
+    matches this independent oracle too, values and flags."""
+    _check(*prob, method="plain")
+
+
+@settings(max_examples=60)
+@given(prob=problems(dyadic=True, width=3, samples=4))
+def test_the_plain_route_flags_exact_kink_landings(prob) -> None:
+    """The plain loop's flags follow the same definitions where the stencil lands on a kink."""
+    _check(*prob, exact=True, method="plain")
 
 
 def test_a_large_common_move_of_the_softmax_outputs_keeps_its_digits():

@@ -11,10 +11,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relu_ce_diag.activations import ACTIVATIONS
-from relu_ce_diag.cells import CellSpec, prepare, validate
-from relu_ce_diag.losses import LOSSES
-from relu_ce_diag.runner import check_prepared
+from relu_ce_diag.model.activations import ACTIVATIONS
+from relu_ce_diag.model.losses import LOSSES
+from relu_ce_diag.run.cell import check_prepared
+from relu_ce_diag.settings.cells import CellSpec, prepare, validate
 
 SMOOTH = tuple(n for n, a in ACTIVATIONS.items() if not a.kinks and not a.output_only)
 SMOOTH_OUT = tuple(n for n, a in ACTIVATIONS.items() if not a.kinks)

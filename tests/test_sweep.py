@@ -10,21 +10,18 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from relu_ce_diag.activations import HIDDEN_NAMES
-from relu_ce_diag.cells import CellSpec, prepare, validate
 from relu_ce_diag.cli import main
-from relu_ce_diag.compare import normwise_relative
 from relu_ce_diag.errors import OptionError
-from relu_ce_diag.network import backprop, forward
-from relu_ce_diag.numgrad import loop_central_differences
-from relu_ce_diag.sweep import (
-    DEFAULT_STEPS,
-    SCHEMA,
-    StepPoint,
-    classify,
-    parse_steps,
-    sweep_prepared,
-)
+from relu_ce_diag.model.activations import HIDDEN_NAMES
+from relu_ce_diag.model.network import backprop, forward
+from relu_ce_diag.numeric.compare import normwise_relative
+from relu_ce_diag.numeric.plain import loop_central_differences
+from relu_ce_diag.report.json_report import SWEEP_SCHEMA as SCHEMA
+from relu_ce_diag.report.sweep_words import verdict_lines
+from relu_ce_diag.results.sweep import StepPoint
+from relu_ce_diag.run.sweep import classify, sweep_prepared
+from relu_ce_diag.settings.cells import CellSpec, prepare, validate
+from relu_ce_diag.settings.steps import DEFAULT_STEPS, parse_steps
 
 KINK_DATA = str(Path(__file__).resolve().parents[1] / "configs" / "data" / "kink_at_zero.npz")
 STEPS = parse_steps(DEFAULT_STEPS)
@@ -88,7 +85,7 @@ def test_check_step_is_swept_and_compared() -> None:
     s = sweep_prepared(prepare(validate(CellSpec(act="sigmoid", loss="ce", step=3e-7))),
                        parse_steps("1e-2,1e-4,1e-6,1e-8"))
     assert [p.step for p in s.points] == [1e-2, 1e-4, 1e-6, 3e-7, 1e-8]
-    assert any("check's step h = 3e-07" in line for line in s.verdict.lines)
+    assert any("check's step h = 3e-07" in line for line in verdict_lines(s))
 
 
 # --- classification on a textbook curve (an oracle independent of the network) --------------
@@ -122,7 +119,7 @@ def test_classify_high_v_is_not_a_derivation_error() -> None:
     """A V whose bottom is high but not flat is still a V (it is not excused as a bug)."""
     s = classify(synthetic(1e3, 1e-8), EPS64)
     assert s.verdict.kind == "v"
-    assert any("even the best step" in line for line in s.verdict.lines)
+    assert any("even the best step" in line for line in verdict_lines(s))
 
 
 def test_classify_non_finite_everywhere() -> None:
@@ -151,7 +148,7 @@ def test_smooth_cells_have_a_v(act: str, out: str, loss: str) -> None:
     """A correct gradient (exact backprop, a smooth output) has its minimum between 1e-8 and
     1e-4, a truncation slope near 2 and a round-off slope near -1."""
     s = run(act=act, out=out, loss=loss, backprop="exact")
-    assert s.verdict.kind == "v", s.verdict.lines
+    assert s.verdict.kind == "v", verdict_lines(s)
     assert 1e-8 <= s.verdict.best_step <= 1e-4
     assert s.verdict.best_error < 1e-8
     assert s.fit("truncation").slope == pytest.approx(2.0, abs=0.25)
@@ -168,7 +165,7 @@ def test_softmax_cce_round_off_is_tiny(act: str) -> None:
     r = s.fit("round-off")
     if r is None:
         assert s.verdict.best_error < 1e-14
-        assert any("no round-off region" in line for line in s.verdict.lines)
+        assert any("no round-off region" in line for line in verdict_lines(s))
     else:
         assert r.slope == pytest.approx(-1.0, abs=0.15)
 
@@ -234,7 +231,7 @@ def test_natural_straddle_is_a_plateau_until_below_the_margin() -> None:
     best = next(p for p in s.points if p.region == "best")
     assert best.straddled == 0 and best.clamp_crossed == 0
     assert any(line.startswith("kink plateau for h = 0.0032 to 0.1") for line in
-               s.verdict.lines)
+               verdict_lines(s))
 
 
 def test_clamp_crossing_into_log0_is_a_clamp_plateau_not_a_failure() -> None:
@@ -245,7 +242,7 @@ def test_clamp_crossing_into_log0_is_a_clamp_plateau_not_a_failure() -> None:
     assert plateau and all(p.clamp_crossed and not p.straddled for p in plateau)
     assert any(not math.isfinite(p.normwise) for p in plateau)
     assert s.verdict.kind == "v" and s.verdict.recommended_step < min(p.step for p in plateau)
-    assert any(line.startswith("clamp plateau") for line in s.verdict.lines)
+    assert any(line.startswith("clamp plateau") for line in verdict_lines(s))
 
 
 def test_too_few_decades_is_inconclusive_not_a_pass() -> None:
@@ -326,7 +323,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(args: list[str], needle: str) -> N
 
 USER_FN = '''
 import numpy as np
-from relu_ce_diag.network import Net, backprop
+from relu_ce_diag.model.network import Net, backprop
 
 NET = Net(sizes=(4, 6, 3), act="tanh", out="sigmoid", loss="ce")
 CALLS = {"n": 0}
@@ -358,8 +355,8 @@ def noisy(W, X, Y):
 @pytest.fixture
 def user_case(tmp_path: Path) -> tuple[Path, Path]:
     """A user's gradient file and an .npz with W, X, Y for a 4-6-3 tanh/sigmoid/ce net."""
-    from relu_ce_diag.data import generate_inputs, generate_weights
-    from relu_ce_diag.network import Net
+    from relu_ce_diag.model.network import Net
+    from relu_ce_diag.settings.data import generate_inputs, generate_weights
 
     fn = tmp_path / "userfn_sweep.py"
     fn.write_text(USER_FN)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from relu_ce_diag.check.userfn import call, describe, load_function
 from relu_ce_diag.errors import UserFunctionError
-from relu_ce_diag.userfn import call, describe, load_function
 
 EXAMPLES = Path(__file__).parent / "examples"
 

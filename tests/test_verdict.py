@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from relu_ce_diag.cells import CellSpec, Prepared, prepare
-from relu_ce_diag.compare import compare, tolerance
-from relu_ce_diag.data import Arrays
-from relu_ce_diag.network import backprop
-from relu_ce_diag.numgrad import loop_central_differences
-from relu_ce_diag.runner import check_prepared, run_cell
+from relu_ce_diag.model.network import backprop
+from relu_ce_diag.numeric.compare import compare, tolerance
+from relu_ce_diag.numeric.plain import loop_central_differences
+from relu_ce_diag.run.cell import check_prepared, run_cell
+from relu_ce_diag.settings.cells import CellSpec, Prepared, prepare
+from relu_ce_diag.settings.data import Arrays
 
 SMOOTH_HIDDEN = ["sigmoid", "tanh", "softplus", "identity"]
 SMOOTH_PAIRS = [(out, "se") for out in ["sigmoid", "tanh", "softplus", "identity", "softmax"]] \

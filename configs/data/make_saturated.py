@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from relu_ce_diag.cells import CellSpec, prepare
+from relu_ce_diag.settings.cells import CellSpec, prepare
 
 SCALE = 40.0
 

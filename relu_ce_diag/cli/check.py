@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import click
 
-from relu_ce_diag.cli import EXIT_CODES, main
-from relu_ce_diag.cli.options import cell_options, spec_from_options
+from relu_ce_diag.cli.app import EXIT_CODES, main
+from relu_ce_diag.cli.options import cell_options, numeric_option, spec_from_options
 
 
 @main.command(epilog=EXIT_CODES)
@@ -32,23 +31,21 @@ from relu_ce_diag.cli.options import cell_options, spec_from_options
 @click.option("--max-params", type=click.IntRange(min=1), default=2_000_000, show_default=True,
               help="Refuse (exit 2) a cell with more parameters than this, unless --force.")
 @click.option("--force", is_flag=True, help="Run a cell even above the size and memory bounds.")
+@numeric_option
 def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
           **kw: Any) -> int:
     """Check the backprop of one network cell against central differences."""
-    from functools import partial
-
-    from relu_ce_diag.budget import Limits
-    from relu_ce_diag.cells import validate
-    from relu_ce_diag.diagnostics.registry import check_ids
+    from relu_ce_diag.check.budget import Limits
+    from relu_ce_diag.diagnostics import check_ids
     from relu_ce_diag.report.files import check_target, write_atomic
     from relu_ce_diag.report.files import save_grads as write_grads
     from relu_ce_diag.report.json_report import to_json
-    from relu_ce_diag.results import exit_code
-    from relu_ce_diag.runner import run_cell
+    from relu_ce_diag.results.cell import exit_code
+    from relu_ce_diag.settings.cells import validate
 
     limits = Limits(max_params=kw.pop("max_params"), force=kw.pop("force"))
-    run_cell = partial(run_cell, limits=limits)
     ignore, explain_found = check_ids(tuple(kw.pop("ignore_ids"))), kw.pop("explain_found")
+    method = kw.pop("numeric")
     spec = validate(spec_from_options(kw))
     for target in (output, save_grads):  # an unwritable file is refused before the work
         if target is not None:
@@ -56,8 +53,7 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
     import numpy as np
 
     with np.errstate(all="ignore"):  # overflow or NaN is a finding of the report, not a warning
-        result = _run(spec, kw.pop("fn_ref"), kw.pop("directions"), run_cell, limits)
-    result = replace(result, findings=tuple(f for f in result.findings if f.id not in ignore))
+        result = _run(spec, kw.pop("fn_ref"), kw.pop("directions"), limits, ignore, method)
     code = exit_code([result], strict)
     if fmt == "json" and output is None:
         click.echo(to_json("check", [result], code), nl=False)
@@ -74,26 +70,26 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
     return code
 
 
-def _run(spec: Any, fn_ref: str | None, directions: int | None, run_cell: Any,
-         limits: Any) -> Any:
+def _run(spec: Any, fn_ref: str | None, directions: int | None, limits: Any,
+         ignore: tuple[str, ...], method: str) -> Any:
     """Run the cell: a user's function (--fn), random directions, or every entry."""
     if fn_ref is not None:
-        return _check_fn(spec, fn_ref, directions, None if limits.force else limits.max_params)
-    if directions is not None:
-        from relu_ce_diag.cells import prepare
-        from relu_ce_diag.directional import check_directions
-        return check_directions(prepare(spec), spec.id, directions)
-    return run_cell(spec)
+        return _check_fn(spec, fn_ref, directions, None if limits.force else limits.max_params,
+                         ignore)
+    from relu_ce_diag.run.cell import run_cell
+    return run_cell(spec, limits, directions=directions, ignore=ignore, method=method)
 
 
-def _check_fn(spec: Any, fn_ref: str, directions: int | None, max_params: int | None) -> Any:
+def _check_fn(spec: Any, fn_ref: str, directions: int | None, max_params: int | None,
+              ignore: tuple[str, ...]) -> Any:
     """Check a user's function, announcing the calls and showing progress on a terminal."""
     from click.core import ParameterSource
     from rich.console import Console
     from rich.progress import Progress
 
-    from relu_ce_diag.api import Description, check_reference
     from relu_ce_diag.errors import OptionError
+    from relu_ce_diag.run.function import check_file
+    from relu_ce_diag.settings.function import Description
 
     ctx = click.get_current_context()
     given = {k for k in ("act", "out", "loss", "eps", "hidden", "dtype")
@@ -105,9 +101,9 @@ def _check_fn(spec: Any, fn_ref: str, directions: int | None, max_params: int | 
     err = Console(stderr=True)
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("calls", total=None)
-        return check_reference(
+        return check_file(
             fn_ref, spec.data, desc, step=spec.step, directions=directions, seed=spec.seed,
-            max_params=max_params,
+            max_params=max_params, ignore=ignore,
             precision=spec.dtype if "dtype" in given else None,
             announce=lambda text: err.print(f"relu-diag: {text}", markup=False,
                                             highlight=False, soft_wrap=True),

@@ -8,8 +8,8 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from relu_ce_diag.cli import EXIT_CODES, main
-from relu_ce_diag.diagnostics.registry import DIAGNOSTICS, get
+from relu_ce_diag.cli.app import EXIT_CODES, main
+from relu_ce_diag.diagnostics import DIAGNOSTICS, get
 
 
 def print_explanations(console: Console, ids: Iterable[str]) -> None:

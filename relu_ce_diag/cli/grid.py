@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from relu_ce_diag.cli import EXIT_CODES, main
+from relu_ce_diag.cli.app import EXIT_CODES, main
 
 MAX_CELLS = 10_000  # a grid larger than this is refused before it is expanded, unless --force
 GRID_EXIT = EXIT_CODES.replace("every cell passed (kink counts as pass unless --strict)",
@@ -65,18 +65,23 @@ class Shard(click.ParamType):
                    f"{MAX_CELLS:,} cells.")
 def grid(file: str, fmt: str, output: str | None, jobs: int,
          shard: tuple[int, int] | None, strict: bool, max_params: int, force: bool) -> int:
-    """Run every cell of a YAML grid and compare each verdict with its expectation."""
+    """Run every cell of a YAML grid and compare each verdict with its expectation.
+
+    \f
+    (One function: a Click command reads its options once and hands them on in order.)
+    """
     import sys
 
-    from relu_ce_diag.budget import Limits
-    from relu_ce_diag.config import load_grid
+    from relu_ce_diag.check.budget import Limits
     from relu_ce_diag.errors import TooLargeError
-    from relu_ce_diag.grid import expand, refuse, run_cells
-    from relu_ce_diag.grid import shard as take_shard
     from relu_ce_diag.report.files import write_atomic
-    from relu_ce_diag.report.grid_table import grid_json, print_grid
+    from relu_ce_diag.report.grid_table import print_grid
+    from relu_ce_diag.report.json_report import grid_json
     from relu_ce_diag.report.junit import to_junit
     from relu_ce_diag.report.table import make_console
+    from relu_ce_diag.run.grid import expand, refuse, run_cells
+    from relu_ce_diag.run.grid import shard as take_shard
+    from relu_ce_diag.settings.grid_file import load_grid
 
     if output is not None:  # find an unwritable --output before the cells run, not after
         from relu_ce_diag.report.files import check_target

@@ -7,12 +7,14 @@ from typing import Any
 
 import click
 
-from relu_ce_diag.activations import ACTIVATIONS, HIDDEN_NAMES
-from relu_ce_diag.cells import DTYPES, CellSpec
-from relu_ce_diag.data import TARGETS
 from relu_ce_diag.errors import suggest
-from relu_ce_diag.losses import LOSSES, MATLAB_EPS
-from relu_ce_diag.network import BACKPROPS
+from relu_ce_diag.model.activations import ACTIVATIONS, DEFAULT_ACT, HIDDEN_NAMES
+from relu_ce_diag.model.losses import DEFAULT_LOSS, LOSSES, MATLAB_EPS
+from relu_ce_diag.model.network import BACKPROPS
+from relu_ce_diag.model.precision import DTYPES, STEP
+from relu_ce_diag.numeric import METHODS
+from relu_ce_diag.settings.cells import CellSpec
+from relu_ce_diag.settings.data import TARGETS
 
 
 class Name(click.Choice):
@@ -44,11 +46,11 @@ class Widths(click.ParamType):
 
 
 CELL_OPTIONS: list[Callable[[Any], Any]] = [
-    click.option("--act", type=Name(HIDDEN_NAMES), default="relu", show_default=True,
+    click.option("--act", type=Name(HIDDEN_NAMES), default=DEFAULT_ACT, show_default=True,
                  help="Hidden activation."),
     click.option("--out", type=Name(tuple(ACTIVATIONS)), default=None,
                  help="Output activation [default: the hidden one; softmax for cce]."),
-    click.option("--loss", type=Name(tuple(LOSSES)), default="ce", show_default=True,
+    click.option("--loss", type=Name(tuple(LOSSES)), default=DEFAULT_LOSS, show_default=True,
                  help="se: 0.5 sum (y-Y)^2; ce: binary cross-entropy with the eps clamp; "
                       "cce: categorical cross-entropy."),
     click.option("--eps", type=float, default=MATLAB_EPS, show_default=True,
@@ -71,12 +73,19 @@ CELL_OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--dtype", type=Name(DTYPES), default="float64", show_default=True,
                  help="Precision of the whole computation."),
     click.option("--step", type=float, default=None,
-                 help="Finite-difference step [default: 1e-6 for float64, 1e-2 for float32]."),
+                 help=f"Finite-difference step [default: {STEP['float64']:g} for float64, "
+                      f"{STEP['float32']:g} for float32]."),
     click.option("--relu-grad-at-zero", type=float, default=0.0, show_default=True,
                  help="relu'(0) in the analytic gradient (the seed's z > 0 gives 0)."),
     click.option("--leaky-slope", type=float, default=0.01, show_default=True,
                  help="Slope of leaky-relu for z < 0."),
 ]
+
+
+numeric_option = click.option(
+    "--numeric", type=Name(METHODS), default="fast", show_default=True,
+    help="The numerical gradient of the built-in network: fast (structure-aware) or plain "
+         "(a loop over the entries, the reference it is tested against).")
 
 
 def cell_options(f: Callable[..., Any]) -> Callable[..., Any]:

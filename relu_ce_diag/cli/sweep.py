@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 import numpy as np
 
-from relu_ce_diag.cli import main
-from relu_ce_diag.cli.options import cell_options, spec_from_options
-from relu_ce_diag.report.json_report import strict_floats
-from relu_ce_diag.sweep import DEFAULT_STEPS, STEPS_HELP
+from relu_ce_diag.cli.app import main
+from relu_ce_diag.cli.options import cell_options, numeric_option, spec_from_options
+from relu_ce_diag.settings.steps import DEFAULT_STEPS, STEPS_HELP
 
 SWEEP_EXIT = """\b
 Exit codes:
@@ -44,8 +42,9 @@ Exit codes:
               help="Refuse (exit 2) a network or W with more parameters than this, unless "
                    "--force.")
 @click.option("--force", is_flag=True, help="Run even above the size and memory bounds.")
+@numeric_option
 def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: bool,
-          fn_ref: str | None, max_params: int, force: bool, **kw: Any) -> int:
+          fn_ref: str | None, max_params: int, force: bool, numeric: str, **kw: Any) -> int:
     """Sweep the finite-difference step: the error curve, classified, and the best --step.
 
     A correct gradient gives a V on log-log axes (truncation ~h^2 for large h, round-off
@@ -53,11 +52,12 @@ def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: 
     a wrong gradient is flat at every step. The verdict reads the norm-wise relative error
     (smooth, weighted by entry size); the per-entry maximum is shown but is noisier.
     """
-    from relu_ce_diag.budget import Limits
-    from relu_ce_diag.cells import prepare, validate
+    from relu_ce_diag.check.budget import Limits, refuse_too_large
     from relu_ce_diag.report.files import check_target, write_atomic
-    from relu_ce_diag.runner import refuse_too_large
-    from relu_ce_diag.sweep import parse_steps, sweep_document, sweep_prepared
+    from relu_ce_diag.report.json_report import sweep_json
+    from relu_ce_diag.run.sweep import sweep_prepared
+    from relu_ce_diag.settings.cells import prepare, validate
+    from relu_ce_diag.settings.steps import parse_steps
 
     spec = validate(spec_from_options(kw))
     for target in (output, plot):  # an unwritable file is refused before the work
@@ -76,10 +76,9 @@ def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: 
             refuse_too_large(spec, limits, spec.id)  # before generating or loading anything big
             prep = prepare(spec)
             title, settings, n_params = spec.id, prep.spec.as_dict(), prep.net.n_params
-            result = sweep_prepared(prep, swept)
+            result = sweep_prepared(prep, swept, method=numeric)
     code = 0 if result.verdict.ok else 1
-    doc = json.dumps(strict_floats(sweep_document(result, title, settings, n_params, code)),
-                     indent=2, allow_nan=False) + "\n"
+    doc = sweep_json(result, title, settings, n_params, code)
     if fmt == "json" and output is None:
         click.echo(doc, nl=False)
     else:
@@ -101,10 +100,10 @@ def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...], limits: Any,
     from rich.console import Console
     from rich.progress import Progress
 
-    from relu_ce_diag.data import load_npz
+    from relu_ce_diag.check.userfn import load_function
     from relu_ce_diag.errors import DataError, OptionError
-    from relu_ce_diag.sweep import sweep_function
-    from relu_ce_diag.userfn import load_function
+    from relu_ce_diag.run.sweep import sweep_function
+    from relu_ce_diag.settings.data import load_npz
 
     if spec.data is None:
         raise OptionError("--data", None, "an .npz file holding W, X and Y when --fn is given")

@@ -1,47 +1,41 @@
 """Diagnostics: say why a gradient check fails, where, what to change, and how much each cause
-explains. ``diagnose`` runs every check of the registry on a checked cell."""
+explains. Each family module registers its diagnostics (text and rule together); ``diagnose``
+runs them on a checked cell, in the order of ``FAMILIES``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from relu_ce_diag.check.checked import Checked
+from relu_ce_diag.diagnostics import (
+    attribution,
+    description,
+    function,
+    kinks,
+    nonfinite,
+    pairing,
+    precision,
+    saturation,
+)
+from relu_ce_diag.diagnostics.context import Context
+from relu_ce_diag.diagnostics.registry import (
+    DIAGNOSTICS,
+    Diagnostic,
+    Finding,
+    check_ids,
+    get,
+    order_families,
+    run_rules,
+)
 
-from relu_ce_diag.diagnostics.attribution import attribute, render
-from relu_ce_diag.diagnostics.context import DiagContext
-from relu_ce_diag.diagnostics.kinks import dead_finding, straddle_finding, zero_finding
-from relu_ce_diag.diagnostics.pairing import pairing_findings
-from relu_ce_diag.diagnostics.precision import precision_finding, step_finding
-from relu_ce_diag.diagnostics.registry import DIAGNOSTICS, Diagnostic, check_ids, get
-from relu_ce_diag.diagnostics.saturation import clamp_finding, float_finding, nonfinite_finding
-from relu_ce_diag.results import Finding
-
-CHECKS: tuple[Callable[[DiagContext], list[Finding]], ...] = (
-    nonfinite_finding, pairing_findings, clamp_finding, float_finding, straddle_finding,
-    zero_finding, dead_finding, precision_finding, step_finding)
-
-
-def attribution_finding(ctx: DiagContext) -> list[Finding]:
-    """Return the ``attribution`` finding of a failing or kinked cell."""
-    if ctx.status not in ("fail", "kink"):
-        return []
-    att = attribute(ctx)
-    if att.finite == 0 or not att.parts:
-        return []
-    P = ctx.analytic.size
-    return [Finding(
-        "attribution", "info", render(att, P),
-        fix=f"start with {att.parts[0].id} (relu-diag explain {att.parts[0].id})",
-        data=(("parts", [{"id": p.id, "label": p.label, "share": p.share,
-                          "mismatched_without": p.remaining, "count": p.count}
-                         for p in att.parts]),
-              ("mismatched", att.mismatched), ("finite_entries", att.finite)))]
+# The order findings are reported in: what the user's description says first, then what
+# makes the check meaningless (non-finite values), then the causes, then the bookkeeping.
+FAMILIES = tuple(m.__name__ for m in (description, nonfinite, pairing, saturation, kinks,
+                                      precision, attribution, function))
+order_families(FAMILIES)
 
 
-def diagnose(ctx: DiagContext, ignore: tuple[str, ...] = ()) -> tuple[Finding, ...]:
-    """Run every diagnostic on a checked cell; drop the ids in ``ignore``."""
-    found: list[Finding] = []
-    for check in (*CHECKS, attribution_finding):
-        found += check(ctx)
-    return tuple(f for f in found if f.id not in ignore)
+def diagnose(checked: Checked, ignore: tuple[str, ...] = ()) -> tuple[Finding, ...]:
+    """Run every diagnostic's rule on a checked cell; the ids in ``ignore`` are not run."""
+    return run_rules(Context(checked), ignore)
 
 
-__all__ = ["DIAGNOSTICS", "DiagContext", "Diagnostic", "check_ids", "diagnose", "get"]
+__all__ = ["DIAGNOSTICS", "Diagnostic", "Finding", "check_ids", "diagnose", "get"]

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from relu_ce_diag.diagnostics.context import DiagContext, clamp_masks
-from relu_ce_diag.diagnostics.rounding import saturated_units
-from relu_ce_diag.network import Forward, Net, output_delta, pack
+from relu_ce_diag.diagnostics.context import Context
+from relu_ce_diag.diagnostics.registry import Finding, diagnostic
+from relu_ce_diag.diagnostics.rounding import saturated
+from relu_ce_diag.model.network import Forward, Net, grad_from_delta, output_delta
 
 Array = np.ndarray
 
@@ -53,17 +54,6 @@ class Attribution:
         return sum(p.share for p in self.parts if p.id == part_id)
 
 
-def grad_from_delta(net: Net, W: Array, fw: Forward, d_out: Array) -> Array:
-    """Backpropagate an output delta (N, n_out) through the hidden layers to a gradient (P,)."""
-    mats = net.unpack(W)
-    ds = [d_out]
-    for layer in range(len(mats) - 1, 0, -1):
-        a = fw.inputs[layer][:, :-1]
-        slope = net.layer_act(layer - 1).df(fw.z[layer - 1], a, net.leaky_slope, net.at_zero)
-        ds.append((ds[-1] @ mats[layer][:, :-1]) * slope)
-    return pack([d.T @ ab for d, ab in zip(ds[::-1], fw.inputs, strict=True)])
-
-
 def unclamped_delta(net: Net, fw: Forward, Y: Array) -> Array:
     """Return dL/dz (N, n_out) of the loss without its clamp, where that loss is finite.
 
@@ -72,17 +62,15 @@ def unclamped_delta(net: Net, fw: Forward, Y: Array) -> Array:
     is kept, since there is no unclamped loss to differentiate.
     """
     exact = output_delta(net, fw, Y, "exact")
-    y, z, out = fw.y, fw.z[-1], net.out_act
-    if net.loss == "se":
+    y, z, out, loss = fw.y, fw.z[-1], net.out_act, net.loss_fn
+    if not loss.clamped:
         return exact
-    if (net.out, net.loss) == ("sigmoid", "ce"):
-        return y - Y
-    if (net.out, net.loss) == ("softmax", "cce"):
-        return y * Y.sum(axis=1, keepdims=True) - Y
+    if net.canonical:  # the log-likelihood of the logits: y - Y, or y sum(Y) - Y row-wise
+        return y * Y.sum(axis=1, keepdims=True) - Y if out.rowwise else y - Y
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         g = -np.where(Y != 0, Y / y, 0.0)
         inside = (Y == 0) | (y > 0)
-        if net.loss == "ce":
+        if loss.clamp_high:
             g = g + np.where(Y != 1, (1 - Y) / (1 - y), 0.0)
             inside &= (Y == 1) | (y < 1)
         if out.rowwise:
@@ -98,7 +86,7 @@ def _share(part: Array, total: Array, norm2: float) -> float:
     return float(part @ total) / norm2 if norm2 > 0 else 0.0
 
 
-def attribute(ctx: DiagContext) -> Attribution:
+def attribute(ctx: Context) -> Attribution:
     """Split the cell's discrepancy into pairing, clamp, kink and step parts (see module)."""
     net, arr, fw = ctx.net, ctx.prep.arrays, ctx.fw
     a = ctx.analytic.astype(np.float64)
@@ -114,7 +102,7 @@ def attribute(ctx: DiagContext) -> Attribution:
     d_exact = output_delta(net, fw, arr.Y, "exact")
     # Only outputs inside the clamp belong to it; elsewhere the two exact formulas differ
     # by rounding alone, which stays with the pairing part.
-    active = clamp_masks(fw.y, arr.Y, net.loss, net.eps)[2]
+    active = ctx.clamp[2]
     d_free = np.where(active, unclamped_delta(net, fw, arr.Y), d_exact)
     clamped = int(active.sum())
     clamp_part = np.zeros_like(E)
@@ -139,7 +127,7 @@ def attribute(ctx: DiagContext) -> Attribution:
     parts["kink-straddle"] = (f"{int(straddle.sum())} kink-straddling entries",
                               np.where(straddle, r, 0.0))
     rest = ~(straddle | clamp)
-    sat = saturated_units(net, fw, ctx.eps_machine, ctx.h).into & rest
+    sat = ctx.once(saturated).into & rest
     counts["float-saturation"] = int(sat.sum())
     if sat.any():
         parts["float-saturation"] = (f"{int(sat.sum())} entries into saturated units",
@@ -170,3 +158,30 @@ def render(att: Attribution, total_entries: int) -> str:
             text += f" of the error (without it {p.remaining} of {total_entries} entries mismatch)"
         items.append(text)
     return "; ".join(items)
+
+
+@diagnostic(
+    "attribution", "how much of the mismatch each cause explains",
+    "For a failing or kinked cell the discrepancy analytic - numeric is split exactly into "
+    "parts: the wrong output delta (analytic minus the exact chain rule of the unclamped "
+    "loss), the clamp (unclamped minus clamped exact gradient, plus steps that cross the "
+    "clamp), the kink-straddling entries, the entries into units that round to (or too "
+    "near) 1, and the remaining finite-difference error. Each "
+    "part's share is its projection on the total error (the shares add up to 100%), and "
+    "the number of entries that would still mismatch without it is given.",
+    "Fix the cause with the largest share first; see relu-diag explain ID for each.")
+def attribution_finding(ctx: Context) -> list[Finding]:
+    """Return the ``attribution`` finding of a failing or kinked cell."""
+    if not ctx.white_entries or ctx.status not in ("fail", "kink"):
+        return []
+    att = ctx.once(attribute)
+    if att.finite == 0 or not att.parts:
+        return []
+    P = ctx.analytic.size
+    return [Finding(
+        "attribution", "info", render(att, P),
+        fix=f"start with {att.parts[0].id} (relu-diag explain {att.parts[0].id})",
+        data=(("parts", [{"id": p.id, "label": p.label, "share": p.share,
+                          "mismatched_without": p.remaining, "count": p.count}
+                         for p in att.parts]),
+              ("mismatched", att.mismatched), ("finite_entries", att.finite)))]

@@ -1,73 +1,58 @@
-"""What the diagnostics see of a checked cell: the internals of the forward pass and the check."""
+"""What a rule sees: the checked cell, plus facts several rules share, each computed once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any, TypeVar
 
 import numpy as np
 
-from relu_ce_diag.cells import Prepared
-from relu_ce_diag.compare import Comparison
-from relu_ce_diag.network import Forward, Net
-from relu_ce_diag.numgrad import NumGrad
+from relu_ce_diag.check.checked import Checked
+from relu_ce_diag.model.network import Net
 
 Array = np.ndarray
+T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class DiagContext:
-    """One checked cell with everything the runner computed.
+class Context:
+    """A checked cell as the rules read it: every attribute of the ``Checked`` record, and
+    the facts more than one rule needs (the attribution, the saturated units, the clamp
+    masks), computed on first use and kept for the other rules of the same cell. The
+    context is the diagnostics' own object: the checked record is never changed."""
 
-    ``analytic``, ``exact`` (the true chain rule, clamp included) and the central differences
-    ``ng.numeric`` (step h) and ``numeric_half`` (step h/2) are (P,); ``tol`` (P,) is the
-    per-entry tolerance, ``cmp`` the comparison, ``set_aside`` (P,) the mismatching entries
-    whose step straddles a kink or the clamp, ``status`` the verdict.
-    """
+    def __init__(self, checked: Checked) -> None:
+        self.checked = checked
+        self._facts: dict[Callable[[Context], Any], Any] = {}
 
-    prep: Prepared
-    fw: Forward
-    analytic: Array
-    exact: Array
-    ng: NumGrad
-    numeric_half: Array
-    tol: Array
-    cmp: Comparison
-    set_aside: Array
-    status: str
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.checked, name)
 
     @property
-    def net(self) -> Net:
-        return self.prep.net
+    def white_entries(self) -> bool:
+        """True for the built-in network checked entry by entry (its internals are known)."""
+        return self.checked.white is not None and self.checked.entries
 
-    @property
-    def h(self) -> float:
-        return self.ng.step
+    def once(self, fact: Callable[[Context], T]) -> T:
+        """Return ``fact(self)``, computed on the first call for this cell only (the
+        attribution, say, which several rules quote)."""
+        if fact not in self._facts:
+            self._facts[fact] = fact(self)
+        return self._facts[fact]  # type: ignore[no-any-return]
 
-    @property
-    def eps_machine(self) -> float:
-        return float(np.finfo(self.prep.arrays.W.dtype).eps)
+    @cached_property
+    def clamp(self) -> tuple[Array, Array, Array]:
+        """(y <= eps, 1 - y <= eps, clamp active in the loss), each (N, n_out)."""
+        net = self.net
+        return net.loss_fn.clamp_masks(self.fw.y, self.prep.arrays.Y, net.eps)
 
 
 def unit_name(net: Net, layer: int, unit: int) -> str:
     """Name unit ``unit`` of 0-based weight layer ``layer``: ``h1[3]`` or ``out[0]``."""
-    return f"out[{unit}]" if layer == len(net.sizes) - 2 else f"h{layer + 1}[{unit}]"
+    return f"out[{unit}]" if layer == net.last else f"h{layer + 1}[{unit}]"
 
 
 def listing(items: list[str], limit: int = 4) -> str:
     """Join the first ``limit`` items with commas and say how many more there are."""
     shown = ", ".join(items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
-
-
-def clamp_masks(y: Array, Y: Array, loss: str, eps: float) -> tuple[Array, Array, Array]:
-    """Return (y <= eps, 1 - y <= eps, clamp active in the loss), each (N, n_out) bool.
-
-    Active means the clamped term has a non-zero target weight, so the loss is flat there.
-    """
-    none = np.zeros(y.shape, dtype=bool)
-    if loss not in ("ce", "cce") or eps <= 0:
-        return none, none, none
-    low = y <= eps
-    high = (1 - y) <= eps if loss == "ce" else none
-    active = (low & (Y != 0)) | (high & (Y != 1))
-    return low, high, active

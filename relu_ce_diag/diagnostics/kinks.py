@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from relu_ce_diag.compare import max_relative
-from relu_ce_diag.data import Arrays
-from relu_ce_diag.diagnostics.context import DiagContext, listing, unit_name
-from relu_ce_diag.network import Forward, Net, with_bias
-from relu_ce_diag.results import Finding
+from relu_ce_diag.diagnostics.context import Context, listing, unit_name
+from relu_ce_diag.diagnostics.registry import Finding, diagnostic
+from relu_ce_diag.model.network import Forward, Net, with_bias
+from relu_ce_diag.numeric.compare import max_relative
+from relu_ce_diag.settings.data import Arrays
 
 Array = np.ndarray
 MAX_DETAILED = 200  # straddled entries recomputed in detail; the rest are only counted
@@ -38,7 +38,7 @@ def _stencil_z(net: Net, mats: list[Array], fw: Forward, p: int, d: float,
                ) -> dict[int, Array]:
     """Return the pre-activations that move when entry p changes by d: its own layer's
     column (N, 1) and every layer above (N, n); computed from the cached forward pass."""
-    layer, j, i = _position(net, p)
+    layer, j, i = net.position(p)
     zs = {layer: (fw.z[layer][:, j] + d * fw.inputs[layer][:, i])[:, None]}
     if layer + 1 < len(mats):
         act = net.layer_act(layer)
@@ -48,16 +48,6 @@ def _stencil_z(net: Net, mats: list[Array], fw: Forward, p: int, d: float,
         a = with_bias(net.layer_act(upper - 1).f(zs[upper - 1], net.leaky_slope))
         zs[upper] = a @ mats[upper].T
     return zs
-
-
-def _position(net: Net, p: int) -> tuple[int, int, int]:
-    """Return (layer, row j, column i) of flat parameter index p."""
-    start = 0
-    for layer, (r, c) in enumerate(net.shapes):
-        if p < start + r * c:
-            return layer, (p - start) % r, (p - start) // r
-        start += r * c
-    raise IndexError(f"parameter index {p} is outside 0..{net.n_params - 1}")
 
 
 def crossings(net: Net, arr: Arrays, fw: Forward, h: float, entries: Array) -> list[Crossing]:
@@ -72,7 +62,7 @@ def crossings(net: Net, arr: Arrays, fw: Forward, h: float, entries: Array) -> l
         with np.errstate(all="ignore"):
             zp = _stencil_z(net, mats, fw, int(p), h)
             zm = _stencil_z(net, mats, fw, int(p), -h)
-        own, j = _position(net, int(p))[:2]
+        own, j = net.position(int(p))[:2]
         for layer in zp:
             points = net.layer_act(layer).kinks
             z0 = fw.z[layer][:, [j]] if layer == own else fw.z[layer]
@@ -86,7 +76,7 @@ def crossings(net: Net, arr: Arrays, fw: Forward, h: float, entries: Array) -> l
     return found
 
 
-def _units(net_ctx: DiagContext, pairs: list[tuple[int, int, int]]) -> list[str]:
+def _units(net_ctx: Context, pairs: list[tuple[int, int, int]]) -> list[str]:
     """Group (layer, unit, sample) triples as 'h1[2] (samples 0, 3)'."""
     by_unit: dict[tuple[int, int], set[int]] = defaultdict(set)
     for layer, u, s in pairs:
@@ -96,8 +86,21 @@ def _units(net_ctx: DiagContext, pairs: list[tuple[int, int, int]]) -> list[str]
             for (layer, u), ss in sorted(by_unit.items())]
 
 
-def straddle_finding(ctx: DiagContext) -> list[Finding]:
+@diagnostic(
+    "kink-straddle", "the finite-difference step moves a pre-activation across a kink",
+    "A central difference (f(W + h) - f(W - h)) / 2h of a piecewise-linear unit averages the "
+    "slopes on both sides when the step carries a pre-activation z across the kink at 0: for "
+    "relu it sees a blend of 0 and 1, while the analytic gradient uses one side. The entries "
+    "affected are named with the units and samples, the smallest margin |z| and the step's "
+    "effect on z; relu-diag sets mismatching straddled entries aside (status kink) and shows "
+    "the errors with and without them.",
+    "Nothing is wrong with the backprop if only these entries differ. To check them too, use a "
+    "step below the one printed (the margin divided by the effect per unit step), or move the "
+    "point (another --seed or data); --strict makes kinks fail.")
+def straddle_finding(ctx: Context) -> list[Finding]:
     """Return the ``kink-straddle`` finding: entries, units, samples, margins, a safe step."""
+    if not ctx.white_entries:
+        return []
     flagged = np.flatnonzero(ctx.ng.straddle)
     if flagged.size == 0:
         return []
@@ -138,8 +141,20 @@ def straddle_finding(ctx: DiagContext) -> list[Finding]:
               ("max_rel_error_without", without)))]
 
 
-def zero_finding(ctx: DiagContext) -> list[Finding]:
+@diagnostic(
+    "zero-preactivation", "a pre-activation sits exactly on a kink (relu'(0) decides)",
+    "When z is exactly 0 the derivative of relu is a convention: the seed's z > 0 uses 0, "
+    "--relu-grad-at-zero can use another value, and any central difference sees the average of "
+    "both sides, 0.5 (for leaky-relu, (1 + slope) / 2). Exact zeros happen with integer or "
+    "quantised data, zero-initialised weights and biases, or dead inputs; the entries through "
+    "such a unit can never agree with a central difference.",
+    "Accept it as a convention (the entries are set aside, status kink), or use "
+    "--relu-grad-at-zero 0.5 to match the central difference, or add a small jitter to the "
+    "data or the initial weights.")
+def zero_finding(ctx: Context) -> list[Finding]:
     """Return the ``zero-preactivation`` finding: pre-activations exactly on a kink."""
+    if not ctx.white_entries:
+        return []
     net = ctx.net
     pairs, rows = [], []
     for layer in range(len(net.shapes)):
@@ -150,14 +165,13 @@ def zero_finding(ctx: DiagContext) -> list[Finding]:
             rows += [(layer, int(u)) for u in set(u_idx.tolist())]
     if not pairs:
         return []
-    start = np.cumsum([0] + [r * c for r, c in net.shapes])
     affected = np.zeros(net.n_params, dtype=bool)
     for layer, u in rows:
-        r, c = net.shapes[layer]
-        affected[start[layer] + u + r * np.arange(c)] = True  # row u of layer: w[u, :], b[u]
+        affected[net.unit_entries(layer, u)] = True  # row u of layer: w[u, :], b[u]
     aside = int((affected & ctx.set_aside).sum())
-    leaky = net.act == "leaky-relu" or net.out == "leaky-relu"
-    seen = (1 + net.leaky_slope) / 2 if leaky else 0.5
+    # what a central difference sees at the kink: the mean of both slopes (of the first
+    # layer with an exact zero, as the finding names one convention)
+    seen = net.layer_act(min(layer for layer, _ in rows)).kink_average(net.leaky_slope)
     units = _units(ctx, pairs)
     return [Finding(
         "zero-preactivation", "warning" if aside else "info",
@@ -170,12 +184,20 @@ def zero_finding(ctx: DiagContext) -> list[Finding]:
               ("central_difference_sees", seen), ("set_aside", aside)))]
 
 
-def dead_finding(ctx: DiagContext) -> list[Finding]:
+@diagnostic(
+    "dead-units", "units that never fire: their weights' check is vacuous",
+    "A relu unit whose pre-activation is <= 0 for every sample outputs 0 and passes no "
+    "gradient: the weights into it and out of it have an analytic and a numerical gradient of "
+    "exactly 0, so their check agrees without testing anything.",
+    "Use more or other samples, another --seed, a smaller bias or a leaky-relu, so that every "
+    "unit is active for some sample.")
+def dead_finding(ctx: Context) -> list[Finding]:
     """Return the ``dead-units`` finding: hidden units with zero slope on every sample."""
+    if not ctx.white_entries:
+        return []
     net = ctx.net
     names: list[str] = []
     vacuous = 0
-    start = np.cumsum([0] + [r * c for r, c in net.shapes])
     a = ctx.analytic
     n = ctx.ng.numeric
     worst_layer = 0.0
@@ -188,10 +210,9 @@ def dead_finding(ctx: DiagContext) -> list[Finding]:
             continue
         worst_layer = max(worst_layer, dead.size / z.shape[1])
         names += [unit_name(net, layer, int(u)) for u in dead]
-        r, c = net.shapes[layer]
         r2, _ = net.shapes[layer + 1]
-        idx = [start[layer] + u + r * np.arange(c) for u in dead]          # into the unit
-        idx += [start[layer + 1] + r2 * u + np.arange(r2) for u in dead]    # out of the unit
+        idx = [net.unit_entries(layer, int(u)) for u in dead]                  # into the unit
+        idx += [net.layer_start(layer + 1) + r2 * int(u) + np.arange(r2) for u in dead]  # out
         flat = np.concatenate(idx)
         vacuous += int(((a[flat] == 0) & (n[flat] == 0)).sum())
     if not names:

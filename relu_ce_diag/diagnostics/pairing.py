@@ -1,7 +1,8 @@
 """Static pairing rules: is the shortcut delta the true gradient, does the output fit the loss?
 
-These depend only on the (output activation, loss, backprop) names and, for softmax + cce,
-on whether every target row sums to 1; the findings add counts from the cell's outputs.
+These depend only on the (output activation, loss, backprop) records and, for a row-wise
+output, on whether every target row sums to 1; the findings add counts from the cell's
+outputs.
 """
 
 from __future__ import annotations
@@ -10,25 +11,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from relu_ce_diag.activations import ACTIVATIONS
-from relu_ce_diag.diagnostics.context import DiagContext
-from relu_ce_diag.losses import LOSSES
-from relu_ce_diag.results import Finding
-
-# act'(z) written with y = act(z), as a hand-written backprop would.
-DERIVATIVE = {"sigmoid": "y .* (1 - y)", "tanh": "(1 - y.^2)", "relu": "(z > 0)",
-              "leaky-relu": "((z > 0) + slope * (z <= 0))", "softplus": "1 ./ (1 + exp(-z))",
-              "identity": "1"}
-# dL/dy of each loss as computed (terms inside the clamp contribute 0).
-LOSS_DY = {"se": "(y - Y)", "ce": "(y - Y) ./ (y .* (1 - y))", "cce": "(-Y ./ y)"}
-SHORTCUT = {"se": "(y - Y) .* act'(z)", "ce": "y - Y", "cce": "y - Y"}
+from relu_ce_diag.diagnostics.context import Context
+from relu_ce_diag.diagnostics.registry import Finding, diagnostic
+from relu_ce_diag.model.activations import ACTIVATIONS
+from relu_ce_diag.model.losses import LOSSES
+from relu_ce_diag.model.network import Net, delta_code
+from relu_ce_diag.model.network import shortcut_is_exact as _exact
 
 
 @dataclass(frozen=True)
 class Pairing:
     """The static verdict on one (output, loss) pair.
 
-    ``shortcut_exact``: the shortcut delta equals dL/dz; ``delta``: the correct dL/dz;
+    ``shortcut_exact``: the shortcut delta equals dL/dz; ``delta``: the correct dL/dz as code;
     ``range_problem``: why the output range does not fit the loss ('' when it does).
     """
 
@@ -41,25 +36,12 @@ class Pairing:
 
 def shortcut_is_exact(out: str, loss: str, rows_sum_to_one: bool = True) -> bool:
     """Return whether the shortcut delta is the true dL/dz for this output and loss."""
-    if loss == "se":
-        return not ACTIVATIONS[out].rowwise  # (y - Y) .* act'(z) is the chain rule elementwise
-    if loss == "ce":
-        return out == "sigmoid"
-    return out == "softmax" and rows_sum_to_one
+    return _exact(ACTIVATIONS[out], LOSSES[loss], rows_sum_to_one)
 
 
-def correct_delta(out: str, loss: str) -> str:
-    """Return the formula of the true output delta dL/dz for this pair."""
-    if (out, loss) in (("sigmoid", "ce"), ("identity", "se")):
-        return "d = y - Y"
-    if (out, loss) == ("softmax", "cce"):
-        return "d = y .* sum(Y, 2) - Y  (= y - Y when every row of Y sums to 1)"
-    g = LOSS_DY[loss]
-    if ACTIVATIONS[out].rowwise:
-        return f"d = y .* (g - sum(g .* y, 2)) with g = {g}  (the softmax Jacobian)"
-    if out == "identity":
-        return f"d = {g}"
-    return f"d = {g} .* {DERIVATIVE[out]}"
+def shortcut_text(loss: str) -> str:
+    """Return the seed's shortcut delta for ``loss`` as a formula."""
+    return "(y - Y) .* act'(z)" if LOSSES[loss].shortcut_chain else "y - Y"
 
 
 def range_problem(out: str, loss: str, clamped: bool = True) -> str:
@@ -68,62 +50,96 @@ def range_problem(out: str, loss: str, clamped: bool = True) -> str:
     ``clamped``: the loss has its eps clamp (else the logarithms give NaN instead).
     """
     act, ls = ACTIVATIONS[out], LOSSES[loss]
-    if loss == "se":
+    if not ls.clamped:
         return ""
     parts = []
     if act.high > ls.high:
-        where = f"log(1 - y) {'is clamped' if clamped else 'is NaN'}" if loss == "ce" \
+        where = f"log(1 - y) {'is clamped' if clamped else 'is NaN'}" if ls.clamp_high \
             else "they are no probabilities"
         parts.append(f"{out} outputs can exceed 1, so {where}")
     if act.low < ls.low:
         parts.append(f"{out} outputs can go negative, so log(y) "
                      f"{'is clamped' if clamped else 'is NaN'}")
-    if not parts and out == "softmax" and loss == "ce":
-        parts.append("softmax outputs sum to 1 but ce treats them as independent "
-                     "probabilities (use cce)")
-    if not parts and out != "softmax" and loss == "cce":
-        parts.append(f"cce expects outputs that sum to 1 (softmax); {out} outputs do not, "
-                     "and outputs with target 0 get no gradient")
+    wants_rows = ACTIVATIONS[ls.canonical].rowwise
+    if not parts and act.rowwise and not wants_rows:
+        parts.append(f"{out} outputs sum to 1 but {loss} treats them as independent "
+                     f"probabilities (use {_rowwise_loss()})")
+    if not parts and not act.rowwise and wants_rows:
+        parts.append(f"{loss} expects outputs that sum to 1 ({ls.canonical}); {out} outputs do "
+                     "not, and outputs with target 0 get no gradient")
     return "; ".join(parts)
+
+
+def _rowwise_loss() -> str:
+    return next(n for n, ls in LOSSES.items() if ACTIVATIONS[ls.canonical].rowwise)
 
 
 def pairing(out: str, loss: str, rows_sum_to_one: bool = True, clamped: bool = True,
             ) -> Pairing:
     """Return the static verdict on the output activation ``out`` with ``loss``."""
+    net = Net((1, 1, 2), out=out, loss=loss)
     return Pairing(out, loss, shortcut_is_exact(out, loss, rows_sum_to_one),
-                   correct_delta(out, loss), range_problem(out, loss, clamped))
+                   delta_code(net, "numpy", rows_sum_to_one), range_problem(out, loss, clamped))
 
 
-def _rows_sum_to_one(Y: np.ndarray) -> bool:
+def rows_sum_to_one(Y: np.ndarray) -> bool:
+    """True when every target row sums to 1 (one-hot or probability rows)."""
     return bool(np.all(np.abs(Y.sum(axis=1) - 1) <= 1e-6))
 
 
-def pairing_findings(ctx: DiagContext) -> list[Finding]:
-    """Return the ``pairing`` and ``output-range`` findings of a cell."""
-    net, spec = ctx.net, ctx.prep.spec
-    y, Y = ctx.fw.y, ctx.prep.arrays.Y
-    sums = _rows_sum_to_one(Y)
-    pr = pairing(net.out, net.loss, sums, net.eps > 0)
-    found = []
-    if spec.backprop == "shortcut" and not pr.shortcut_exact:
-        why = (" (the rows of Y do not all sum to 1)"
-               if net.out == "softmax" and net.loss == "cce" else "")
-        found.append(Finding(
-            "pairing", "error",
-            f"shortcut delta {SHORTCUT[net.loss]} is not dL/dz for {net.out} + {net.loss}"
-            f"{why}; the true delta is {pr.delta}",
-            fix=f"use {pr.delta}, or --out {LOSSES[net.loss].canonical}",
-            data=(("out", net.out), ("loss", net.loss), ("shortcut", SHORTCUT[net.loss]),
-                  ("correct_delta", pr.delta))))
-    if pr.range_problem:
-        above = int((y > 1).sum())
-        below = int((y < 0).sum())
-        found.append(Finding(
-            "output-range", "warning",
-            f"{pr.range_problem} (here {above} of {y.size} outputs > 1, {below} < 0; range "
-            f"{float(y.min()):.3g} .. {float(y.max()):.3g})",
-            fix=f"--out {LOSSES[net.loss].canonical} for {net.loss}, or a loss that fits "
-                f"{net.out} outputs (se)",
-            data=(("above_one", above), ("below_zero", below), ("y_min", float(y.min())),
-                  ("y_max", float(y.max())))))
-    return found
+@diagnostic(
+    "pairing", "the shortcut output delta is not the gradient of this output + loss",
+    "The shortcut delta d = y - Y (and, for squared error, (y - Y) .* act'(z)) is the "
+    "true dL/dz of the output layer only for canonical pairs: sigmoid + ce, softmax + cce "
+    "when every target row sums to 1, and any elementwise output + se (y - Y alone only for "
+    "identity + se). For any other pair it is a different formula, so the analytic "
+    "gradient is wrong everywhere the output delta flows, however the numerical gradient "
+    "is taken.",
+    "Use the delta printed for the pair (the chain rule dL/dy .* act'(z), the softmax "
+    "Jacobian for softmax), or change the output to the loss's canonical activation "
+    "(--out sigmoid for ce, --out softmax for cce, --out identity for se).")
+def pairing_finding(ctx: Context) -> list[Finding]:
+    """Return the ``pairing`` finding: the shortcut delta under test is not dL/dz."""
+    if not ctx.white_entries or ctx.prep.spec.backprop != "shortcut":
+        return []
+    net, Y = ctx.net, ctx.prep.arrays.Y
+    sums = rows_sum_to_one(Y)
+    if _exact(net.out_act, net.loss_fn, sums):
+        return []
+    why = " (the rows of Y do not all sum to 1)" if net.canonical else ""
+    delta = delta_code(net, "numpy", sums)
+    return [Finding(
+        "pairing", "error",
+        f"shortcut delta {shortcut_text(net.loss)} is not dL/dz for {net.out} + {net.loss}"
+        f"{why}; the true delta is {delta}",
+        fix=f"use {delta}, or --out {net.loss_fn.canonical}",
+        data=(("out", net.out), ("loss", net.loss), ("shortcut", shortcut_text(net.loss)),
+              ("correct_delta", delta)))]
+
+
+@diagnostic(
+    "output-range", "the output activation's range does not fit the loss's domain",
+    "Cross-entropies take logarithms of y (and of 1 - y for ce), so they need outputs in "
+    "(0, 1). relu, softplus and identity outputs exceed 1, so log(1 - y) hits the "
+    "max(., eps) clamp and the loss is flat there; tanh, leaky-relu and identity outputs "
+    "go negative, so log(y) is clamped. softmax + ce treats coupled outputs as independent "
+    "probabilities, and cce on a non-softmax output ignores the outputs whose target is 0.",
+    "Pair the loss with an output of the right range: sigmoid + ce (multi-label), "
+    "softmax + cce (one class per sample); keep relu/tanh for hidden layers; or use se.")
+def range_finding(ctx: Context) -> list[Finding]:
+    """Return the ``output-range`` finding: the output's range does not fit the loss."""
+    if not ctx.white_entries:
+        return []
+    net, y = ctx.net, ctx.fw.y
+    problem = range_problem(net.out, net.loss, net.eps > 0)
+    if not problem:
+        return []
+    above, below = int((y > 1).sum()), int((y < 0).sum())
+    return [Finding(
+        "output-range", "warning",
+        f"{problem} (here {above} of {y.size} outputs > 1, {below} < 0; range "
+        f"{float(y.min()):.3g} .. {float(y.max()):.3g})",
+        fix=f"--out {net.loss_fn.canonical} for {net.loss}, or a loss that fits "
+            f"{net.out} outputs (se)",
+        data=(("above_one", above), ("below_zero", below), ("y_min", float(y.min())),
+              ("y_max", float(y.max()))))]

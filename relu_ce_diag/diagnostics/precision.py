@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from relu_ce_diag.cells import DEFAULT_STEP
-from relu_ce_diag.compare import (
-    ROUNDOFF_FACTOR,
-    TRUNCATION_FACTOR,
-    compare,
-    max_relative,
-    tolerance,
-)
-from relu_ce_diag.diagnostics.context import DiagContext
-from relu_ce_diag.network import backprop, deltas, forward, pack
-from relu_ce_diag.numgrad import central_differences, sample_scale
-from relu_ce_diag.results import Finding
+from relu_ce_diag.check.builtin import check_entries
+from relu_ce_diag.diagnostics.context import Context
+from relu_ce_diag.diagnostics.registry import Finding, diagnostic
+from relu_ce_diag.numeric.compare import ROUNDOFF_FACTOR, TRUNCATION_FACTOR, max_relative
+from relu_ce_diag.settings.cells import Prepared
+from relu_ce_diag.settings.data import Arrays
 
 Array = np.ndarray
 RESOLUTION_LIMIT = 1e-3  # a check whose median relative tolerance exceeds this misses 0.1% errors
@@ -38,41 +32,35 @@ class Recheck:
     error: Array = field(compare=False, repr=False)
 
 
-def recheck(ctx: DiagContext, dtype: str | None = None, rows: Array | None = None) -> Recheck:
-    """Re-run the cell's check at the same point, in ``dtype`` (with that dtype's default
-    step; None: the cell's own dtype and step) and on the samples ``rows`` (None: all)."""
-    net, arr, spec = ctx.net, ctx.prep.arrays, ctx.prep.spec
-    dt = np.dtype(dtype) if dtype is not None else arr.W.dtype
-    keep = slice(None) if rows is None else rows
-    W, X, Y = arr.W.astype(dt), arr.X[keep].astype(dt), arr.Y[keep].astype(dt)
-    h = DEFAULT_STEP[dtype] if dtype is not None else ctx.h
+def recheck(ctx: Context, dtype: str) -> Recheck:
+    """Re-run the cell's check at the same point in ``dtype``, with that dtype's default step,
+    through the same pipeline."""
+    prep = ctx.prep
+    arr, dt = prep.arrays, np.dtype(dtype)
+    other = Prepared(replace(prep.spec, dtype=dtype, step=None), prep.net,
+                     Arrays(arr.W.astype(dt), arr.X.astype(dt), arr.Y.astype(dt)))
     with np.errstate(all="ignore"):
-        fw = forward(net, W, X, Y)
-        ds = deltas(net, W, fw, Y, "exact")
-        exact = pack([d.T @ ab for d, ab in zip(ds, fw.inputs, strict=True)])
-        analytic = exact if spec.backprop == "exact" else backprop(net, W, X, Y, spec.backprop,
-                                                                   fw=fw)[1]
-        scale = sample_scale(net, fw, ds)
-        ng = central_differences(net, W, X, Y, fw, h, scale)
-        half = central_differences(net, W, X, Y, fw, h / 2, scale)
-    kinked = ng.straddle | ng.clamp | half.straddle | half.clamp  # as the runner: no excuse
-    tol = tolerance(analytic, ng.numeric, np.where(kinked, ng.numeric, half.numeric), ng.scale,
-                    h, float(np.finfo(dt).eps))
-    cmp = compare(analytic, ng.numeric, tol)
-    bad = ~cmp.ok
-    aside = bad & (ng.straddle | ng.clamp) & cmp.finite
-    a64, n64 = analytic.astype(np.float64), ng.numeric.astype(np.float64)
-    return Recheck(str(dt), h, int((bad & ~aside).sum()), int(aside.sum()),
-                   max_relative(a64, n64), np.where(cmp.finite, a64 - n64, 0.0))
+        c = check_entries(other, ctx.id)
+    j = c.judged
+    a64, n64 = j.analytic.astype(np.float64), j.numeric.astype(np.float64)
+    return Recheck(dtype, j.step, int(j.mismatched.sum()), int(j.set_aside.sum()),
+                   max_relative(a64, n64), np.where(j.finite, a64 - n64, 0.0))
 
 
-def precision_finding(ctx: DiagContext) -> list[Finding]:
+@diagnostic(
+    "precision", "a float32 check, re-run in float64 side by side",
+    "In float32 the round-off of a central difference is about 1e-7 * |f| / h, so the "
+    "comparison can resolve only large errors and saturates sooner. relu-diag re-runs the same "
+    "cell in float64 and shows both verdicts: a mismatch that disappears in float64 is "
+    "precision, one that stays is a real error.",
+    "Check gradients in float64 (--dtype float64) and train in float32 afterwards.")
+def precision_finding(ctx: Context) -> list[Finding]:
     """Return the ``precision`` finding of a float32 cell: its verdict beside float64's."""
-    if ctx.prep.arrays.W.dtype != np.float32:
+    if not ctx.white_entries or ctx.prep.arrays.W.dtype != np.float32:
         return []
     a = ctx.analytic.astype(np.float64)
     n = ctx.ng.numeric.astype(np.float64)
-    own_bad = int((~ctx.cmp.ok & ~ctx.set_aside).sum())
+    own_bad = int(ctx.mismatched.sum())
     own = Recheck("float32", ctx.h, own_bad, int(ctx.set_aside.sum()), max_relative(a, n),
                   a - n)
     other = recheck(ctx, "float64")
@@ -96,7 +84,7 @@ def precision_finding(ctx: DiagContext) -> list[Finding]:
               ("float64_set_aside", other.set_aside)))]
 
 
-def step_parts(ctx: DiagContext) -> tuple[Array, Array]:
+def step_parts(ctx: Context) -> tuple[Array, Array]:
     """Return the round-off and truncation parts (P,) of each entry's tolerance."""
     roundoff = ROUNDOFF_FACTOR * ctx.eps_machine * ctx.ng.scale / ctx.h
     with np.errstate(invalid="ignore", over="ignore"):
@@ -105,8 +93,18 @@ def step_parts(ctx: DiagContext) -> tuple[Array, Array]:
     return roundoff, np.where(np.isfinite(trunc), trunc, 0.0)
 
 
-def step_finding(ctx: DiagContext) -> list[Finding]:
+@diagnostic(
+    "step-size", "the comparison is dominated by round-off or truncation",
+    "The tolerance of each entry is its round-off (eps_machine * scale / h) plus its "
+    "truncation (from a second step h/2). When these are large against the gradient the check "
+    "cannot resolve errors below that level: a step too small is round-off dominated, a step "
+    "too large truncation dominated. The step that balances both is printed.",
+    "Use the suggested --step (about eps_machine^(1/3) times the scale of W: 6e-6 in float64, "
+    "5e-3 in float32).")
+def step_finding(ctx: Context) -> list[Finding]:
     """Return the ``step-size`` finding when the tolerance is large against the gradient."""
+    if not ctx.white_entries:
+        return []
     a = np.abs(ctx.analytic.astype(np.float64))
     n = np.abs(ctx.ng.numeric.astype(np.float64))
     big = np.maximum(a, n)

@@ -6,13 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from relu_ce_diag.activations import ACTIVATIONS
-from relu_ce_diag.cells import DEFAULT_STEP
-from relu_ce_diag.diagnostics.context import unit_name
-from relu_ce_diag.network import Forward, Net
+from relu_ce_diag.diagnostics.context import Context, unit_name
+from relu_ce_diag.model.activations import ACTIVATIONS
+from relu_ce_diag.model.network import Forward, Net
+from relu_ce_diag.model.precision import default_step
 
 Array = np.ndarray
-ROUNDING = ("sigmoid", "tanh", "softmax")  # bounded outputs that reach the bound only by rounding
 COARSE = 1e-3  # relative error of a central difference that rounding near a bound may cause
 
 
@@ -24,9 +23,9 @@ def rounded_outputs(y: Array, act: str, eps_machine: float, h: float) -> tuple[A
     eps_machine / ((1 - y) h) relative, flagged when that exceeds COARSE.
     """
     none = np.zeros(y.shape, dtype=bool)
-    if act not in ROUNDING:
-        return none, none
     a = ACTIVATIONS[act]
+    if not a.rounds_to_bound:  # only bounded outputs that reach the bound by rounding
+        return none, none
     rounded = (y == a.low) | (y == a.high)
     dist = a.high - y
     if a.low != 0:
@@ -56,14 +55,13 @@ def saturated_units(net: Net, fw: Forward, eps_machine: float, h: float) -> Satu
     (or the dtype's default step, if larger)."""
     # Judge closeness at the dtype's default step or larger: a too small step is step-size's
     # finding, not saturation.
-    h_eff = max(h, DEFAULT_STEP.get(fw.y.dtype.name, h))
-    start = np.cumsum([0] + [r * c for r, c in net.shapes])
+    h_eff = max(h, default_step(fw.y.dtype))
     into = np.zeros(net.n_params, dtype=bool)
     n_rounded = n_coarse = 0
     where: list[str] = []
     zmax = 0.0
-    for layer, (r, c) in enumerate(net.shapes):
-        a = fw.y if layer == len(net.shapes) - 1 else fw.inputs[layer + 1][:, :-1]
+    for layer in range(len(net.shapes)):
+        a = fw.y if layer == net.last else fw.inputs[layer + 1][:, :-1]
         rounded, coarse = rounded_outputs(a, net.layer_act(layer).name, eps_machine, h_eff)
         sat = rounded | coarse
         if not sat.any():
@@ -73,5 +71,10 @@ def saturated_units(net: Net, fw: Forward, eps_machine: float, h: float) -> Satu
         units = np.flatnonzero(sat.any(axis=0))
         where += [f"{unit_name(net, layer, int(u))} ({int(sat[:, u].sum())})" for u in units]
         for u in units:
-            into[start[layer] + u + r * np.arange(c)] = True
+            into[net.unit_entries(layer, int(u))] = True
     return Saturated(n_rounded, n_coarse, tuple(where), into, zmax)
+
+
+def saturated(ctx: Context) -> Saturated:
+    """Return the saturated units of a checked cell (a fact the context keeps)."""
+    return saturated_units(ctx.net, ctx.fw, ctx.eps_machine, ctx.h)

@@ -8,13 +8,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from relu_ce_diag.sweep import Sweep
+from relu_ce_diag.report.sweep_words import KIND_STYLE, PALETTE, verdict_lines
+from relu_ce_diag.results.sweep import Sweep
 
-REGION_STYLE = {"truncation": "blue", "round-off": "magenta", "best": "bold green",
-                "near-best": "green", "kink": "yellow", "clamp": "yellow",
-                "derivation": "red", "non-finite": "bold red"}
-KIND_STYLE = {"v": "bold green", "kink-plateau": "bold yellow", "derivation-error": "bold red",
-              "non-finite": "bold red", "inconclusive": "bold red"}
+REGION_STYLE = {region: style for region, (style, _) in PALETTE.items()}
 NORM, CLEAN, MAXREL, OFFSCALE = "●", "○", "·", "×"
 GUTTER = 7  # "1e-05 ┤"
 
@@ -31,6 +28,8 @@ def sweep_chart(s: Sweep, width: int = 60, height: int = 15) -> Text:
 
     ● norm-wise error (coloured by region), ○ the same with set-aside entries excluded
     (only where some are), · per-entry maximum; × a value that is not finite.
+
+    (One function: the grid of characters is built, filled and labelled in place.)
     """
     width, height = max(width, 12), max(height, 5)
     xs = [math.log10(p.step) for p in s.points]
@@ -121,5 +120,5 @@ def print_sweep(console: Console, s: Sweep, title: str, chart: bool = True,
     if chart:
         console.print(sweep_chart(s, width=max(24, min(72, console.width - GUTTER - 4))))
     console.print(Text(f"{title}: {s.verdict.kind}", style=KIND_STYLE.get(s.verdict.kind, "")))
-    for line in s.verdict.lines:
+    for line in verdict_lines(s):
         console.print(f"  {line}", highlight=False)

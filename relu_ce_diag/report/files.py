@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from relu_ce_diag.errors import DataError
-from relu_ce_diag.results import CellResult
+from relu_ce_diag.results.cell import CellResult
 
 
 def check_target(path: str) -> Path:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from relu_ce_diag.grid import GridRun, Outcome
-from relu_ce_diag.report.json_report import strict_floats, to_json
 from relu_ce_diag.report.table import STATUS_STYLE, _e
-
-SHARD = tuple[int, int]
+from relu_ce_diag.results.grid import GridRun, Outcome
 
 
 def _expected(o: Outcome) -> Text:
@@ -78,21 +74,3 @@ def print_grid(console: Console, run: GridRun, title: str | None = None) -> None
             for f in r.findings:
                 console.print(f"  [{f.id}] {f.message}")
     console.print(Text(summary_line(run), style="bold"))
-
-
-def grid_json(run: GridRun, name: str, file: str, strict: bool, shard: SHARD | None) -> str:
-    """Return the JSON document of a grid run: the results schema plus, per cell, its
-    expectation and whether it was met."""
-    results = [o.result for o in run.outcomes]
-    extra = {"grid": {"name": name, "file": file, "strict": strict,
-                      "shard": f"{shard[0]}/{shard[1]}" if shard else None,
-                      "planned": run.planned, "interrupted": run.interrupted,
-                      "met": sum(o.met for o in run.outcomes),
-                      "not_met": sum(not o.met for o in run.outcomes)}}
-    doc = json.loads(to_json("grid", results, run.exit_code, extra))
-    for cell, o in zip(doc["cells"], run.outcomes, strict=True):
-        cell["expected"] = list(o.cell.expected)
-        cell["expectation_met"] = o.met
-        cell["why"] = o.cell.why
-        cell["grid_index"] = o.cell.index
-    return json.dumps(strict_floats(doc), indent=2, allow_nan=False) + "\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from relu_ce_diag.grid import GridRun, Outcome
+from relu_ce_diag.results.grid import GridRun, Outcome
 
 
 def _details(o: Outcome) -> str:

@@ -12,12 +12,11 @@ from typing import Any
 
 from relu_ce_diag.errors import OptionError, ReluDiagError
 from relu_ce_diag.report.files import write_atomic
-from relu_ce_diag.sweep import Sweep
+from relu_ce_diag.report.sweep_words import PALETTE, shape_words
+from relu_ce_diag.results.sweep import Sweep
 
 FORMATS = ("png", "svg")
-REGION_COLOR = {"truncation": "tab:blue", "round-off": "tab:purple", "best": "tab:green",
-                "near-best": "tab:green", "kink": "tab:orange", "clamp": "tab:orange",
-                "derivation": "tab:red", "non-finite": "black"}
+REGION_COLOR = {region: color for region, (_, color) in PALETTE.items()}
 
 
 class PlotUnavailableError(ReluDiagError):
@@ -52,13 +51,6 @@ def _positive(v: float, floor: float) -> float:
     if math.isfinite(v) and v > 0:
         return v
     return floor if v == 0 else float("nan")
-
-
-KIND_WORDS = {"v": "a V: truncation meets round-off",
-              "kink-plateau": "kink plateau at every step",
-              "derivation-error": "derivation error: flat at every step",
-              "non-finite": "non-finite at every step",
-              "inconclusive": "inconclusive: too few decades swept"}
 
 
 def render(s: Sweep, title: str, fmt: str) -> bytes:
@@ -103,7 +95,7 @@ def render(s: Sweep, title: str, fmt: str) -> bytes:
     ax.set_xlabel("finite-difference step h")
     ax.set_ylabel("relative error")
     rec = f"\nrecommended --step {v.recommended_step:.2g}" if v.recommended_step else ""
-    ax.set_title(f"{title}\n{_words(s)}{rec}", fontsize=9)
+    ax.set_title(f"{title}\n{shape_words(s)}{rec}", fontsize=9)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4,
               frameon=False)
@@ -114,18 +106,6 @@ def render(s: Sweep, title: str, fmt: str) -> bytes:
     with matplotlib.rc_context({"svg.hashsalt": "relu-diag"}):
         fig.savefig(buf, format=fmt, metadata=meta)
     return buf.getvalue()
-
-
-def _words(s: Sweep) -> str:
-    """Name the shape of the curve in a few words."""
-    if s.verdict.kind != "v":
-        return KIND_WORDS.get(s.verdict.kind, s.verdict.kind)
-    trunc, roundoff = s.fit("truncation"), s.fit("round-off")
-    if trunc and roundoff:
-        return KIND_WORDS["v"]
-    if trunc:
-        return "truncation down to a floor (round-off below the swept range)"
-    return "no truncation error in range: round-off only" if roundoff else "flat and small"
 
 
 def _line(slope: float, intercept: float, h: float) -> float:

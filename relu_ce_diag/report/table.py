@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from relu_ce_diag.results import CellResult
+from relu_ce_diag.results.cell import CellResult
 
 STATUS_STYLE = {"pass": "bold green", "kink": "bold yellow", "fail": "bold red",
                 "error": "bold magenta"}

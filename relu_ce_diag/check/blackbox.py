@@ -1,0 +1,280 @@
+"""A user's ``f, df = fn(W, X, Y)`` as a source of the check: central differences of its loss.
+
+Each check k compares the analytic slope along a direction v_k (a unit vector e_p for
+entry p, or a random unit vector with ``directions``) with ``(f(W + h v) - f(W - h v)) / 2h``,
+judged by the error model in the precision the function computes in. An entry that fails is
+measured again at h/2 (truncation), then with one-sided differences: it is set aside as a
+kink only when the analytic value lies between the left and right derivatives and these
+really differ. A loss that does not move at all along an entry whose analytic value is not 0
+is never excused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from relu_ce_diag.check.checked import BlackBoxInfo, Checked
+from relu_ce_diag.check.host import InProcess
+from relu_ce_diag.check.pipeline import (
+    FLAT,
+    KINK,
+    MISMATCH,
+    NONFINITE,
+    Differences,
+    Judged,
+    judge,
+    verdict,
+)
+from relu_ce_diag.check.probe import Precision, detect_precision, require_deterministic
+from relu_ce_diag.check.userfn import Call
+from relu_ce_diag.errors import UserFunctionError
+from relu_ce_diag.model.layout import Layout, flat_layout
+from relu_ce_diag.model.network import Net
+from relu_ce_diag.model.precision import STEP
+from relu_ce_diag.numeric.compare import ROUNDOFF_FACTOR, ULP_FACTOR
+from relu_ce_diag.numeric.directions import direction_rng, random_directions
+from relu_ce_diag.settings.function import FunctionSpec
+
+Array = np.ndarray
+Progress = Callable[[int, int], None]
+LEVELS = 6  # one-sided differences at h/2 ... h/64 for a check that mismatches
+LARGE_P = 20_000  # above this, the announcement suggests --directions
+NOISE_FACTOR = 2.0  # the probe sees a few increments; the 2P calls may jitter somewhat more
+
+
+def plan(label: str, P: int, directions: int | None) -> str:
+    """Say how many calls the check will make, before it starts."""
+    K = directions if directions else P
+    what = f"{K} random directions" if directions else f"{P} entries"
+    hint = "; --directions K checks K random directions with 2K calls" \
+        if not directions and P > LARGE_P else ""
+    return (f"{label}: {2 * K} calls ({what} x 2), plus up to 7 to test W and its precision "
+            f"and 2 more per check that needs a second step{hint}")
+
+
+class _Stencil:
+    """Points W + t v_k, rounded to the function's precision, and where they actually are."""
+
+    def __init__(self, W: Array, df: Array, precision: str, V: Array | None) -> None:
+        self.shape, self.dtype = W.shape, W.dtype
+        narrow = precision == "float32" and W.dtype.itemsize > 4
+        self.round: Callable[[Array], Array] = (
+            (lambda a: a.astype(np.float32).astype(self.dtype)) if narrow else (lambda a: a))
+        self.Wc = self.round(W.reshape(-1).copy())
+        self.df = np.where(np.isfinite(df), df, 0.0).astype(np.float64)
+        self.V = V
+
+    def point(self, k: int, t: float) -> tuple[Array, float, float]:
+        """Return (W + t v_k (shape of W), signed length moved along v_k, df . displacement)."""
+        if self.V is None:
+            Wt = self.Wc.copy()
+            Wt[k] = self.round(np.asarray(self.Wc[k] + t, dtype=self.dtype))
+            d = float(Wt[k]) - float(self.Wc[k])
+            return Wt.reshape(self.shape), d, d * float(self.df[k])
+        Wt = self.round((self.Wc + t * self.V[k]).astype(self.dtype))
+        disp = Wt.astype(np.float64) - self.Wc.astype(np.float64)
+        return Wt.reshape(self.shape), float(disp @ self.V[k]), float(disp @ self.df)
+
+
+class FunctionSource:
+    """Every entry (or K random directions) of a black box, one call per stencil point."""
+
+    refine_all = False
+
+    def __init__(self, host: InProcess, W: Array, df: Array, f0: float, prec: Precision,
+                 V: Array | None, progress: Progress | None) -> None:
+        self.host, self.W, self.df, self.f0, self.prec, self.V = host, W, df, f0, prec, V
+        self.eps_machine = prec.eps
+        self.st = _Stencil(W, df, prec.name, V)
+        self.K = V.shape[0] if V is not None else W.size
+        self.what = "entry" if V is None else "direction"
+        self.progress, self.done, self.total = progress, 0, 2 * self.K
+        self.left, self.right = np.full(self.K, np.nan), np.full(self.K, np.nan)
+
+    def _advance(self, n: int) -> None:
+        self.done += n
+        if self.progress is not None and self.done % 2 == 0:  # once per stencil (two calls)
+            self.progress(self.done, self.total)
+
+    def at(self, pairs: list[tuple[int, float]]) -> tuple[Array, Array, Array]:
+        """Return f, the signed length moved and df . displacement at W + t v_k for each
+        (k, t), in order."""
+        lengths, along, points = np.empty(len(pairs)), np.empty(len(pairs)), []
+        for i, (k, t) in enumerate(pairs):
+            Wt, lengths[i], along[i] = self.st.point(k, t)
+            points.append((Wt, f"at W {'+' if t > 0 else '-'} {abs(t):g} along {self.what} {k}"))
+        return self.host.losses(points, self._advance), lengths, along
+
+    def central(self, which: Array, t: float) -> tuple[Array, Array, Array, Array]:
+        """Return the central differences at step t of the checks ``which``, their round-off
+        scale, the analytic slopes and the lengths moved (0 where t vanished in W)."""
+        f, L, al = self.at([(int(k), s) for k in which for s in (t, -t)])
+        fp, fm, Lp, Lm = f[0::2], f[1::2], L[0::2], L[1::2]
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            n = (fp - fm) / (Lp - Lm)
+            scale = np.abs(fp) + np.abs(fm)
+        scale = (np.where(np.isfinite(scale), scale, 0.0)
+                 + NOISE_FACTOR * self.prec.noise / self.prec.eps)
+        a = ((al[0::2] - al[1::2]) / (Lp - Lm) if self.V is not None
+             else self.df[which].astype(np.float64))
+        self.sides = (fp, fm, Lp, Lm)
+        return n, scale, a, Lp - Lm
+
+    def first(self, h: float) -> Differences:
+        n, scale, a, _ = self.central(np.arange(self.K), h)
+        self.first_sides = self.sides
+        none = np.zeros(n.size, dtype=bool)
+        return Differences(n, scale, none, none, a)
+
+    def again(self, h: float, which: Array) -> Differences:
+        self.total += 2 * which.size
+        n, scale, _, _ = self.central(which, h)
+        self.half_sides = dict(zip(which.tolist(), zip(*self.sides, strict=True), strict=True))
+        none = np.zeros(n.size, dtype=bool)
+        return Differences(n, scale, none, none)
+
+    def explain(self, which: Array, judged: Judged) -> Array:
+        kinds = np.empty(which.size, dtype=np.int8)
+        fp, fm, Lp, Lm = self.first_sides
+        for i, k in enumerate(which.tolist()):
+            if not np.isfinite(judged.half[k]):
+                kinds[i] = NONFINITE
+                continue
+            hp, hm, hLp, hLm = self.half_sides[k]
+            sides = [_Sides(self.f0, (fp[k], Lp[k]), (fm[k], Lm[k])),
+                     _Sides(self.f0, (hp, hLp), (hm, hLm))]
+            kinds[i] = self._one_sided(k, float(judged.analytic[k]), sides, judged.step)
+        return kinds
+
+    def _one_sided(self, k: int, a: float, sides: list[_Sides], h: float) -> int:
+        """Judge a mismatching check by one-sided differences at ever smaller steps."""
+        if _flat(self.f0, sides):
+            self.left[k], self.right[k] = sides[1].left, sides[1].right
+            return FLAT
+        for level in range(2, LEVELS + 1):
+            kind = _explain(a, sides, self.prec.eps, self.prec.noise)
+            if kind is not None:
+                break
+            t = h / 2 ** level
+            self.total += 2
+            f, L, _ = self.at([(k, t), (k, -t)])
+            sides.append(_Sides(self.f0, (f[0], L[0]), (f[1], L[1])))
+        else:
+            kind = _explain(a, sides, self.prec.eps, self.prec.noise)
+        self.left[k], self.right[k] = sides[-1].left, sides[-1].right
+        return MISMATCH if kind is None else kind
+
+
+def open_function(fn: Callable[..., object], W: Array, X: Array, Y: Array, *,
+                  label: str = "fn", precision: str | None = None,
+                  directions: int | None = None, seed: int = 0,
+                  progress: Progress | None = None) -> tuple[FunctionSource, Call]:
+    """Call ``fn`` at W (twice: it must be deterministic), find the precision it computes in,
+    and return the source of its checks with the call at W."""
+    W = np.asarray(W)
+    if W.dtype.kind != "f":
+        W = W.astype(np.float64)
+    rng = np.random.default_rng(seed)
+    host = InProcess(fn, X, Y, label)
+    base = host.value_and_grad(W, "at W")
+    if not np.isfinite(base.f):
+        raise UserFunctionError(f"{label}: f is {base.f} at W; the gradient of a non-finite "
+                                "loss cannot be checked")
+    require_deterministic(base, host.value_and_grad(W, "at W (second call)"), label)
+    prec = detect_precision(host, W, base, rng, precision)
+    V = random_directions(direction_rng(seed), directions, W.size) if directions else None
+    df = base.df.astype(np.float64)
+    st = _Stencil(W, df, prec.name, V)
+    f0 = base.f
+    if not np.array_equal(st.Wc, W.reshape(-1)):  # the function sees W rounded to float32
+        f0 = host.loss(st.Wc.reshape(W.shape), "at W")
+    return FunctionSource(host, W, df, f0, prec, V, progress), base
+
+
+def check_function(fn: Callable[..., object], W: Array, X: Array, Y: Array, *,
+                   label: str = "fn", step: float | None = None,
+                   precision: str | None = None, directions: int | None = None,
+                   seed: int = 0, progress: Progress | None = None,
+                   layout: Layout | None = None, net: Net | None = None,
+                   exact: Array | None = None, data: str | None = None) -> Checked:
+    """Check ``fn``'s gradient at W (any shape, P entries) entry by entry (2P calls) or along
+    ``directions`` random directions (2K calls); X (N, n_in) and Y (N, n_out) pass through.
+    ``layout`` names the entries (default: one block ``W``); ``net`` is the network the user
+    described, ``exact`` (P,) its exact gradient."""
+    src, base = open_function(fn, W, X, Y, label=label, precision=precision,
+                              directions=directions, seed=seed, progress=progress)
+    prec, V = src.prec, src.V
+    h = step if step is not None else STEP[prec.name]
+    j = judge(src, h)
+    what = "random directions" if V is not None else "entries"
+    status, reason = verdict(j, base.f, what, "at a kink (a valid subgradient)",
+                             f" ({prec.name} error model)")
+    info = BlackBoxInfo(prec.name, prec.eps, prec.reason, prec.noise, src.left, src.right,
+                        src.host.calls, net)
+    spec = FunctionSpec(label, X.shape[1], Y.shape[1], X.shape[0], h, prec.name, seed, data)
+    if net is not None:
+        spec = replace(spec, act=net.act, out=net.out, loss=net.loss, eps=net.eps,
+                       hidden=tuple(net.sizes[1:-1]), leaky_slope=net.leaky_slope,
+                       relu_grad_at_zero=net.at_zero)
+    if V is not None:
+        return Checked(f"{label} [{directions} directions]", spec, base.f, src.df, exact,
+                       src.W.reshape(-1), X, Y, None, "directions", j, status, reason,
+                       black=info, extra=(("directions", directions), ("seed", seed)))
+    return Checked(label, spec, base.f, src.df, exact, src.W.reshape(-1), X, Y,
+                   layout or flat_layout(src.W.size), "entries", j, status, reason, black=info)
+
+
+@dataclass(frozen=True)
+class _Sides:
+    """One-sided differences at one step: f(W), (f(W + t v), length), (f(W - t v), length)."""
+
+    f0: float
+    plus: tuple[float, float]
+    minus: tuple[float, float]
+
+    @property
+    def right(self) -> float:
+        return (self.plus[0] - self.f0) / self.plus[1]
+
+    @property
+    def left(self) -> float:
+        return (self.minus[0] - self.f0) / self.minus[1]
+
+    def roundoff(self, eps: float, noise: float) -> float:
+        """Round-off of the one-sided differences: (eps (|f0| + |f(W +- t)|) + noise) / t."""
+        t = min(abs(self.plus[1]), abs(self.minus[1]))
+        mag = abs(self.f0) + max(abs(self.plus[0]), abs(self.minus[0]))
+        return ROUNDOFF_FACTOR * (eps * mag + NOISE_FACTOR * noise) / t
+
+
+def _flat(f0: float, sides: list[_Sides]) -> bool:
+    """True when the loss does not move at all at any of the steps taken."""
+    return all(s.plus[0] == f0 == s.minus[0] for s in sides)
+
+
+def _explain(a: float, sides: list[_Sides], eps: float, noise: float) -> int | None:
+    """Judge a mismatched check from its one-sided differences at the last step t (the one
+    before is 2t): KINK when the analytic value lies between the left and right derivatives
+    (within round-off and truncation), MISMATCH when the loss is smooth within t (so smaller
+    steps cannot change the picture), None to try a smaller step (a kink lies within t).
+
+    On a smooth piece r - l = t f'' and each one-sided difference is off by about t |f''| / 2,
+    so the interval [l, r] widened by min(|r - l| / 2, the change of l and r from 2t) holds
+    the derivative; at a kink exactly at W the change from 2t is only the curvature, so the
+    widening stays tight.
+    """
+    cur, prev = sides[-1], sides[-2]
+    lo, hi = min(cur.left, cur.right), max(cur.left, cur.right)
+    ro = cur.roundoff(eps, noise)
+    ulp = ULP_FACTOR * eps * max(abs(a), abs(lo), abs(hi))
+    trunc = min((hi - lo) / 2, max(abs(cur.left - prev.left), abs(cur.right - prev.right)))
+    s = ro + ulp + trunc
+    if lo - s <= a <= hi + s:
+        return KINK
+    bend, bend_prev = cur.right - cur.left, (prev.right - prev.left) / 2
+    if abs(bend - bend_prev) <= 4 * ro + ulp:
+        return MISMATCH  # smooth within t: r - l halves with the step, as curvature does
+    return None

@@ -1,0 +1,70 @@
+"""The ``relu-diag`` command group: the one place that turns exceptions into exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from relu_ce_diag._version import __version__
+from relu_ce_diag.errors import ReluDiagError
+
+EXIT_CODES = """\b
+Exit codes:
+  0    every cell passed (kink counts as pass unless --strict)
+  1    the check ran and found a problem (mismatch, non-finite loss or
+       gradient, a cell that does not meet its expectation)
+  2    the input could not be used (bad option, YAML, data file or user
+       function); nothing was judged
+  3    internal error of relu-diag (rerun with --debug for the traceback)
+  130  interrupted; what finished was printed"""
+
+
+def _fail(message: str, code: int) -> int:
+    # one line, even for a file name or a user's exception text holding a newline
+    message = message.replace("\r", "\\r").replace("\n", "\\n")
+    click.echo(f"relu-diag: error: {message}", err=True)
+    return code
+
+
+class DiagGroup(click.Group):
+    """A group whose ``main`` turns every exception into one line and an exit code."""
+
+    def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        debug = "--debug" in argv or os.environ.get("RELU_DIAG_DEBUG") == "1"
+        if "--debug" in argv:  # `relu-diag check ... --debug` works too: it is the group's flag
+            argv = ["--debug", *(a for a in argv if a != "--debug")]
+        try:
+            rv = super().main(args=argv, prog_name=prog_name or "relu-diag",
+                              complete_var=complete_var, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) else 0
+        except click.exceptions.Exit as exc:
+            code = exc.exit_code
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            click.echo("relu-diag: interrupted", err=True)
+            code = 130
+        except click.ClickException as exc:
+            code = _fail(exc.format_message().replace("\n", " "), 2)
+        except ReluDiagError as exc:
+            if debug:
+                raise
+            code = _fail(str(exc), 2)
+        except Exception as exc:  # the one place that catches everything: exit 3, not a traceback
+            if debug:
+                raise
+            code = _fail(f"internal error: {type(exc).__name__}: {exc} "
+                         "(rerun with --debug for the traceback, and please report it)", 3)
+        sys.exit(code)
+
+
+@click.group(cls=DiagGroup, epilog=EXIT_CODES,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="relu-diag")
+@click.option("--debug", is_flag=True, help="Show the full traceback of an internal error.")
+def main(debug: bool) -> None:
+    """Diagnose hand-written backpropagation: derivation errors, ReLU kinks, log(0)/clamps."""

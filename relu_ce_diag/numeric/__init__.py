@@ -1,0 +1,83 @@
+"""The numerical core: central differences of the reference network, and their error model.
+
+Two routes with one signature: ``plain`` (a loop over the entries, the oracle) and ``fast``
+(structure-aware, the default; its tests hold it equal to the plain one). The numeric core
+imports only NumPy and the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from relu_ce_diag.model.network import Forward, Net
+from relu_ce_diag.numeric import fast, plain
+from relu_ce_diag.numeric.fast import DEFAULT_BLOCK_ELEMENTS
+
+Array = np.ndarray
+METHODS = ("fast", "plain")
+
+
+@dataclass(frozen=True)
+class NumGrad:
+    """A central-difference gradient (P,) with what is needed to judge it.
+
+    ``straddle``: the stencil moved a pre-activation across (or onto) a kink.
+    ``clamp``: the stencil moved an output across the loss's ``eps`` clamp.
+    ``scale``: sum of the magnitudes of the per-sample losses the stencil touched; the
+    round-off of the difference is about ``eps_machine * scale / h``.
+    """
+
+    numeric: Array
+    scale: Array
+    straddle: Array
+    clamp: Array
+    step: float
+
+
+def sample_scale(net: Net, fw: Forward, ds: list[Array]) -> Array:
+    """Return per-sample magnitudes (N,) that bound the round-off of a loss difference.
+
+    ``ds`` are dL/dz per layer; |z * dL/dz| is how much a relative rounding of z moves the
+    loss, |t| how much a relative rounding of the loss terms does. (Rounding of outputs next
+    to a saturated unit is not bounded here: the float-saturation diagnostic names it.)
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = np.abs(fw.terms).sum(axis=1)
+        for z, d in zip(fw.z, ds, strict=True):
+            s = s + np.abs(z * d).sum(axis=1)
+    return np.where(np.isfinite(s), s, 0.0)
+
+
+def entry_scale(net: Net, fw: Forward, per_sample_scale: Array, method: str) -> Array:
+    """Return the round-off scale (P,) of each entry's loss difference: the samples it
+    touches (a nonzero input to its column) for the fast route, which sums per-sample
+    differences; every sample for a loop, which subtracts two whole losses."""
+    if method == "plain":
+        return np.full(net.n_params, float(per_sample_scale.sum()))
+    parts = []
+    for layer, (rows, _) in enumerate(net.shapes):
+        touched = (fw.inputs[layer] != 0).T.astype(np.float64) @ per_sample_scale  # (cols,)
+        parts.append(np.repeat(touched, rows))
+    return np.concatenate(parts)
+
+
+def central_differences(net: Net, W: Array, X: Array, Y: Array, fw: Forward, h: float,
+                        per_sample_scale: Array,
+                        block_elements: int = DEFAULT_BLOCK_ELEMENTS,
+                        method: str = "fast") -> NumGrad:
+    """Return the central-difference gradient of the network's loss at W with step h, by the
+    ``fast`` route (memory bounded by ``block_elements`` per temporary array) or the
+    ``plain`` loop."""
+    if method == "plain":
+        diff, straddle, clamp = plain.differences(net, W, X, Y, h)
+    else:
+        diff, straddle, clamp = fast.differences(net, W, Y, fw, h, block_elements)
+    with np.errstate(invalid="ignore", over="ignore"):
+        numeric = (diff / (2 * h)).astype(W.dtype, copy=False)
+    return NumGrad(numeric, entry_scale(net, fw, per_sample_scale, method), straddle, clamp, h)
+
+
+__all__ = ["DEFAULT_BLOCK_ELEMENTS", "METHODS", "NumGrad", "central_differences",
+           "entry_scale", "sample_scale"]

@@ -1,0 +1,1 @@
+"""Frozen result records: of a cell, of a grid run and of a step-size sweep."""
