@@ -9,16 +9,22 @@ import pytest
 
 from relu_ce_diag import check_function
 from relu_ce_diag.check.blackbox import check_function as check_source
+from relu_ce_diag.check.calling import UserCode
 from relu_ce_diag.check.host import InProcess
 from relu_ce_diag.check.pipeline import FLAT, KINK, MISMATCH, OK
 from relu_ce_diag.check.probe import detect_precision
-from relu_ce_diag.check.userfn import call
 from relu_ce_diag.errors import UserFunctionError
+from relu_ce_diag.settings.params import flat_point
 
+
+def call(fn, W, X, Y, label):
+    """Call fn once at W through the adapter, as the check does (fresh copies each time)."""
+    return UserCode(fn, flat_point(np.asarray(W), np.asarray(X), np.asarray(Y)),
+                    label).value_and_grad(np.asarray(W).reshape(-1))
 
 def check_blackbox(fn, W, X, Y, **kw):
     """The black-box source's view of a check: calls, kind per entry, one-sided slopes."""
-    c = check_source(fn, W, X, Y, **kw)
+    c = check_source(UserCode(fn, flat_point(W, X, Y), "fn"), **kw)
     return SimpleNamespace(calls=c.black.calls, kind=c.judged.kind, left=c.black.left,
                            right=c.black.right)
 
@@ -218,7 +224,7 @@ def test_float64_function_is_detected_as_float64(problem) -> None:
     W, X, Y = problem
     fn = _logistic()
     base = call(fn, W, X, Y, "fn")
-    host = InProcess(fn, X, Y, "fn")
+    host = InProcess(UserCode(fn, flat_point(W, X, Y), "fn"))
     assert detect_precision(host, W, base, np.random.default_rng(0)).name == "float64"
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from relu_ce_diag import check_function
 from relu_ce_diag.diagnostics.catalogue import candidates, closest
+from relu_ce_diag.model.described import seed_described
 from relu_ce_diag.model.network import Net, backprop, delta_code
 
 sys.path.insert(0, str(Path(__file__).parent / "examples"))
@@ -40,7 +41,7 @@ def test_each_bug_is_named(bug: str, seed: int) -> None:
     act, out, loss = BUGS[bug]
     W, X, Y = nets.case(seed, onehot=loss != "ce")
     _, df = nets.backprop(W, X, Y, act, out, loss, bug=bug)
-    m = closest(df, candidates(_net(W, X, Y, act, out, loss), W, X, Y), 1e-6)
+    m = closest(df, candidates(seed_described(_net(W, X, Y, act, out, loss), X, Y), W), 1e-6)
     assert m.matched and m.candidate.name == bug, (m.candidate.name, m.distance)
     assert m.distance < 1e-12 and m.exact_distance > 1e-3
 
@@ -50,8 +51,8 @@ def test_exact_gradient_is_the_first_candidate(pair: tuple[str, str, str]) -> No
     """Candidate 0 is the exact gradient: it equals the independent correct backprop."""
     W, X, Y = nets.case(3, onehot=pair[2] != "ce")
     _, df = nets.backprop(W, X, Y, *pair)
-    c = candidates(_net(W, X, Y, *pair), W, X, Y)
-    assert c[0].name == "exact" and np.allclose(c[0].grad, df, rtol=1e-12, atol=1e-14)
+    c = next(iter(candidates(seed_described(_net(W, X, Y, *pair), X, Y), W)))
+    assert c.name == "exact" and np.allclose(c.grad, df, rtol=1e-12, atol=1e-14)
 
 
 def test_two_bugs_at_once_are_both_named() -> None:
@@ -60,7 +61,7 @@ def test_two_bugs_at_once_are_both_named() -> None:
     net = _net(W, X, Y, "relu", "relu", "ce")
     mats = [m for m in net.unpack(backprop(net, W, X, Y, "shortcut")[1])]
     df = np.concatenate([m.ravel(order="C") for m in mats])
-    m = closest(df, candidates(net, W, X, Y), 1e-6)
+    m = closest(df, candidates(seed_described(net, X, Y), W), 1e-6)
     assert m.candidate.name == "shortcut-delta + row-major"
 
 
@@ -69,7 +70,8 @@ def test_unknown_bug_is_not_forced_into_a_match() -> None:
     W, X, Y = nets.case(5)
     _, df = nets.backprop(W, X, Y, "relu", "sigmoid", "ce")
     df = df * (1 + 0.3 * np.sin(np.arange(df.size)))
-    m = closest(df, candidates(_net(W, X, Y, "relu", "sigmoid", "ce"), W, X, Y), 1e-6)
+    net = _net(W, X, Y, "relu", "sigmoid", "ce")
+    m = closest(df, candidates(seed_described(net, X, Y), W), 1e-6)
     assert not m.matched
 
 

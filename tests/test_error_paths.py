@@ -52,7 +52,7 @@ PY = {  # name -> source of a user's module for --fn
              "def ok(W, X, Y):\n    return float(W @ W), 2 * W\n"
              "def boom(W, X, Y):\n    raise ValueError('boom')\n"
              "def none(W, X, Y):\n    return None\n"
-             "def three(W, X, Y):\n    return 1.0, W, W\n"
+             "def three(W, X, Y):\n    return (1.0,)\n"
              "def strs(W, X, Y):\n    return 'a', 'b'\n"
              "def shape(W, X, Y):\n    return 1.0, W[:-1]\n"
              "def cplx(W, X, Y):\n    return 1.0, W * 1j\n"

@@ -8,11 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from relu_ce_diag.check.userfn import call, describe, load_function
+from relu_ce_diag.check.calling import UserCode
+from relu_ce_diag.check.userfn import describe, load_function
 from relu_ce_diag.errors import UserFunctionError
+from relu_ce_diag.settings.params import flat_point
 
 EXAMPLES = Path(__file__).parent / "examples"
 
+
+
+def call(fn, W, X, Y, label):
+    """Call fn once at W through the adapter, as the check does (fresh copies each time)."""
+    return UserCode(fn, flat_point(np.asarray(W), np.asarray(X), np.asarray(Y)),
+                    label).value_and_grad(np.asarray(W).reshape(-1))
 
 def _write(folder: Path, name: str, text: str) -> Path:
     path = folder / name
@@ -110,13 +118,20 @@ def test_raise_inside_numpy_points_at_the_users_line() -> None:
     ((1.0, np.ones((2, 2))), "df has shape (2, 2) but W has shape (4,)"),
     ((1.0, np.array(["a"] * 4)), "df must hold real numbers"),
     (1.0, "must return (f, df); got a float"),
-    ((1.0, np.ones(4), 3), "got a tuple of length 3"),
+    ((1.0,), "got a tuple of length 1"),
 ])
 def test_unusable_returns_are_refused(ret: object, words: str) -> None:
     """Wrong return types, shapes and dtypes raise one line naming what came back."""
     with pytest.raises(UserFunctionError) as exc:
         call(lambda W, X, Y: ret, np.ones(4), np.ones((1, 1)), np.ones((1, 1)), "g")
     assert words in str(exc.value)
+
+
+def test_a_longer_tuple_gives_f_and_df_first() -> None:
+    """(f, df, cache, ...) is accepted: the first two values are the loss and the gradient."""
+    c = call(lambda W, X, Y: (2.0, 3 * W, {"cache": 1}, "extra"), np.arange(4.0),
+             np.ones((1, 1)), np.ones((1, 1)), "g")
+    assert c.f == 2.0 and np.array_equal(c.df, 3 * np.arange(4.0))
 
 
 def test_column_vector_gradient_is_accepted() -> None:

@@ -12,15 +12,16 @@ is never excused.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
+from relu_ce_diag.check.calling import Call, UserCode
 from relu_ce_diag.check.checked import BlackBoxInfo, Checked
 from relu_ce_diag.check.host import InProcess
+from relu_ce_diag.check.onesided import NOISE_FACTOR, Sides, explain_sides, flat
 from relu_ce_diag.check.pipeline import (
     FLAT,
-    KINK,
     MISMATCH,
     NONFINITE,
     Differences,
@@ -29,12 +30,9 @@ from relu_ce_diag.check.pipeline import (
     verdict,
 )
 from relu_ce_diag.check.probe import Precision, detect_precision, require_deterministic
-from relu_ce_diag.check.userfn import Call
 from relu_ce_diag.errors import UserFunctionError
-from relu_ce_diag.model.layout import Layout, flat_layout
-from relu_ce_diag.model.network import Net
+from relu_ce_diag.model.described import Described, fit
 from relu_ce_diag.model.precision import STEP
-from relu_ce_diag.numeric.compare import ROUNDOFF_FACTOR, ULP_FACTOR
 from relu_ce_diag.numeric.directions import direction_rng, random_directions
 from relu_ce_diag.settings.function import FunctionSpec
 
@@ -42,7 +40,7 @@ Array = np.ndarray
 Progress = Callable[[int, int], None]
 LEVELS = 6  # one-sided differences at h/2 ... h/64 for a check that mismatches
 LARGE_P = 20_000  # above this, the announcement suggests --directions
-NOISE_FACTOR = 2.0  # the probe sees a few increments; the 2P calls may jitter somewhat more
+FIT_RTOL = {"float64": 1e-9, "float32": 1e-4}  # a description reproduces f to this
 
 
 def plan(label: str, P: int, directions: int | None) -> str:
@@ -144,41 +142,40 @@ class FunctionSource:
                 kinds[i] = NONFINITE
                 continue
             hp, hm, hLp, hLm = self.half_sides[k]
-            sides = [_Sides(self.f0, (fp[k], Lp[k]), (fm[k], Lm[k])),
-                     _Sides(self.f0, (hp, hLp), (hm, hLm))]
+            sides = [Sides(self.f0, (fp[k], Lp[k]), (fm[k], Lm[k])),
+                     Sides(self.f0, (hp, hLp), (hm, hLm))]
             kinds[i] = self._one_sided(k, float(judged.analytic[k]), sides, judged.step)
         return kinds
 
-    def _one_sided(self, k: int, a: float, sides: list[_Sides], h: float) -> int:
+    def _one_sided(self, k: int, a: float, sides: list[Sides], h: float) -> int:
         """Judge a mismatching check by one-sided differences at ever smaller steps."""
-        if _flat(self.f0, sides):
+        if flat(self.f0, sides):
             self.left[k], self.right[k] = sides[1].left, sides[1].right
             return FLAT
         for level in range(2, LEVELS + 1):
-            kind = _explain(a, sides, self.prec.eps, self.prec.noise)
+            kind = explain_sides(a, sides, self.prec.eps, self.prec.noise)
             if kind is not None:
                 break
             t = h / 2 ** level
             self.total += 2
             f, L, _ = self.at([(k, t), (k, -t)])
-            sides.append(_Sides(self.f0, (f[0], L[0]), (f[1], L[1])))
+            sides.append(Sides(self.f0, (f[0], L[0]), (f[1], L[1])))
         else:
-            kind = _explain(a, sides, self.prec.eps, self.prec.noise)
+            kind = explain_sides(a, sides, self.prec.eps, self.prec.noise)
         self.left[k], self.right[k] = sides[-1].left, sides[-1].right
         return MISMATCH if kind is None else kind
 
 
-def open_function(fn: Callable[..., object], W: Array, X: Array, Y: Array, *,
-                  label: str = "fn", precision: str | None = None,
+def open_function(code: UserCode, *, precision: str | None = None,
                   directions: int | None = None, seed: int = 0,
                   progress: Progress | None = None) -> tuple[FunctionSource, Call]:
-    """Call ``fn`` at W (twice: it must be deterministic), find the precision it computes in,
-    and return the source of its checks with the call at W."""
-    W = np.asarray(W)
+    """Call the function at its point (twice: it must be deterministic), find the precision
+    it computes in, and return the source of its checks with the call at W."""
+    label, W = code.label, code.point.W
     if W.dtype.kind != "f":
         W = W.astype(np.float64)
     rng = np.random.default_rng(seed)
-    host = InProcess(fn, X, Y, label)
+    host = InProcess(code)
     base = host.value_and_grad(W, "at W")
     if not np.isfinite(base.f):
         raise UserFunctionError(f"{label}: f is {base.f} at W; the gradient of a non-finite "
@@ -194,87 +191,59 @@ def open_function(fn: Callable[..., object], W: Array, X: Array, Y: Array, *,
     return FunctionSource(host, W, df, f0, prec, V, progress), base
 
 
-def check_function(fn: Callable[..., object], W: Array, X: Array, Y: Array, *,
-                   label: str = "fn", step: float | None = None,
+def check_function(code: UserCode, *, step: float | None = None,
                    precision: str | None = None, directions: int | None = None,
                    seed: int = 0, progress: Progress | None = None,
-                   layout: Layout | None = None, net: Net | None = None,
-                   exact: Array | None = None, data: str | None = None) -> Checked:
-    """Check ``fn``'s gradient at W (any shape, P entries) entry by entry (2P calls) or along
-    ``directions`` random directions (2K calls); X (N, n_in) and Y (N, n_out) pass through.
-    ``layout`` names the entries (default: one block ``W``); ``net`` is the network the user
-    described, ``exact`` (P,) its exact gradient."""
-    src, base = open_function(fn, W, X, Y, label=label, precision=precision,
-                              directions=directions, seed=seed, progress=progress)
-    prec, V = src.prec, src.V
+                   described: Described | None = None, given: tuple[str, ...] = (),
+                   data: str | None = None) -> Checked:
+    """Check a user's gradient at its point entry by entry (2P calls) or along ``directions``
+    random directions (2K calls). ``described`` is the network the user described; its
+    reduction and L2 form, unless ``given``, are fitted to the function's loss, and the fitted
+    description gives the exact gradient and names the entries of a flat W."""
+    src, base = open_function(code, precision=precision, directions=directions, seed=seed,
+                              progress=progress)
+    point, label, prec, V = code.point, code.label, src.prec, src.V
     h = step if step is not None else STEP[prec.name]
     j = judge(src, h)
     what = "random directions" if V is not None else "entries"
     status, reason = verdict(j, base.f, what, "at a kink (a valid subgradient)",
                              f" ({prec.name} error model)")
+    W = src.W.reshape(-1)
+    fitted = exact = None
+    if described is not None:
+        fitted = fit(described, W, base.f, FIT_RTOL[prec.name],
+                     reduction_given="reduction" in given, form_given="l2_form" in given)
+        exact = fitted.loss_and_grad(W)[1] if fitted is not None else None
     info = BlackBoxInfo(prec.name, prec.eps, prec.reason, prec.noise, src.left, src.right,
-                        src.host.calls, net)
-    spec = FunctionSpec(label, X.shape[1], Y.shape[1], X.shape[0], h, prec.name, seed, data)
-    if net is not None:
-        spec = replace(spec, act=net.act, out=net.out, loss=net.loss, eps=net.eps,
-                       hidden=tuple(net.sizes[1:-1]), leaky_slope=net.leaky_slope,
-                       relu_grad_at_zero=net.at_zero)
+                        src.host.calls, described, code.extra_values, fitted)
+    spec = _spec(code, h, prec.name, seed, data, fitted or described)
     if V is not None:
-        return Checked(f"{label} [{directions} directions]", spec, base.f, src.df, exact,
-                       src.W.reshape(-1), X, Y, None, "directions", j, status, reason,
-                       black=info, extra=(("directions", directions), ("seed", seed)))
-    return Checked(label, spec, base.f, src.df, exact, src.W.reshape(-1), X, Y,
-                   layout or flat_layout(src.W.size), "entries", j, status, reason, black=info)
+        return Checked(f"{label} [{directions} directions]", spec, base.f, src.df, exact, W,
+                       point.X, point.Y, None, "directions", j, status, reason, black=info,
+                       extra=(("directions", directions), ("seed", seed)))
+    layout = (described.net.layout if described is not None and not point.named
+              else point.layout)
+    return Checked(label, spec, base.f, src.df, exact, W, point.X, point.Y, layout, "entries",
+                   j, status, reason, black=info)
 
 
-@dataclass(frozen=True)
-class _Sides:
-    """One-sided differences at one step: f(W), (f(W + t v), length), (f(W - t v), length)."""
-
-    f0: float
-    plus: tuple[float, float]
-    minus: tuple[float, float]
-
-    @property
-    def right(self) -> float:
-        return (self.plus[0] - self.f0) / self.plus[1]
-
-    @property
-    def left(self) -> float:
-        return (self.minus[0] - self.f0) / self.minus[1]
-
-    def roundoff(self, eps: float, noise: float) -> float:
-        """Round-off of the one-sided differences: (eps (|f0| + |f(W +- t)|) + noise) / t."""
-        t = min(abs(self.plus[1]), abs(self.minus[1]))
-        mag = abs(self.f0) + max(abs(self.plus[0]), abs(self.minus[0]))
-        return ROUNDOFF_FACTOR * (eps * mag + NOISE_FACTOR * noise) / t
+def _spec(code: UserCode, h: float, dtype: str, seed: int, data: str | None,
+          d: Described | None) -> FunctionSpec:
+    """Record the settings of a user function's check (and its description, if any)."""
+    X, Y = code.point.X, code.point.Y
+    spec = FunctionSpec(code.label, _width(X), _width(Y), _samples(X), h, dtype, seed, data)
+    if d is None:
+        return spec
+    net = d.net
+    return replace(spec, act=net.act, out=net.out, loss=net.loss, eps=net.eps,
+                   hidden=tuple(net.sizes[1:-1]), leaky_slope=net.leaky_slope,
+                   relu_grad_at_zero=net.at_zero, layout=d.layout, reduction=d.reduction,
+                   l2=d.l2)
 
 
-def _flat(f0: float, sides: list[_Sides]) -> bool:
-    """True when the loss does not move at all at any of the steps taken."""
-    return all(s.plus[0] == f0 == s.minus[0] for s in sides)
+def _width(a: Array) -> int:
+    return int(a.shape[1]) if np.ndim(a) == 2 else 1
 
 
-def _explain(a: float, sides: list[_Sides], eps: float, noise: float) -> int | None:
-    """Judge a mismatched check from its one-sided differences at the last step t (the one
-    before is 2t): KINK when the analytic value lies between the left and right derivatives
-    (within round-off and truncation), MISMATCH when the loss is smooth within t (so smaller
-    steps cannot change the picture), None to try a smaller step (a kink lies within t).
-
-    On a smooth piece r - l = t f'' and each one-sided difference is off by about t |f''| / 2,
-    so the interval [l, r] widened by min(|r - l| / 2, the change of l and r from 2t) holds
-    the derivative; at a kink exactly at W the change from 2t is only the curvature, so the
-    widening stays tight.
-    """
-    cur, prev = sides[-1], sides[-2]
-    lo, hi = min(cur.left, cur.right), max(cur.left, cur.right)
-    ro = cur.roundoff(eps, noise)
-    ulp = ULP_FACTOR * eps * max(abs(a), abs(lo), abs(hi))
-    trunc = min((hi - lo) / 2, max(abs(cur.left - prev.left), abs(cur.right - prev.right)))
-    s = ro + ulp + trunc
-    if lo - s <= a <= hi + s:
-        return KINK
-    bend, bend_prev = cur.right - cur.left, (prev.right - prev.left) / 2
-    if abs(bend - bend_prev) <= 4 * ro + ulp:
-        return MISMATCH  # smooth within t: r - l halves with the step, as curvature does
-    return None
+def _samples(a: Array) -> int:
+    return int(a.shape[0]) if np.ndim(a) >= 1 else 1

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from relu_ce_diag.check.pipeline import Judged
+from relu_ce_diag.model.described import Described
 from relu_ce_diag.model.layout import Layout
 from relu_ce_diag.model.network import Forward, Net
 from relu_ce_diag.model.precision import eps_machine
@@ -34,8 +35,9 @@ class WhiteBox:
 class BlackBoxInfo:
     """What a black-box check learned of the function: the precision it computes in (name,
     resolution ``eps``, why, the jitter ``noise`` of f), the one-sided derivatives taken at
-    mismatching checks (NaN elsewhere), the number of calls, and the network it was
-    described as (None: not described)."""
+    mismatching checks (NaN elsewhere), the number of calls, the network it was described
+    as (None: not described) and that description fitted to its loss (None: it does not
+    reproduce the loss), and how many values past (f, df) it returned."""
 
     precision: str
     eps: float
@@ -44,7 +46,10 @@ class BlackBoxInfo:
     left: Array
     right: Array
     calls: int
-    net: Net | None = None
+    described: Described | None = None
+    extra_values: int = 0
+    fitted: Described | None = None
+    language: str = "numpy"
 
 
 @dataclass(frozen=True)

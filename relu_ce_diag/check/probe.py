@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from relu_ce_diag.check.userfn import Call
+from relu_ce_diag.check.calling import Call
 from relu_ce_diag.errors import UserFunctionError
 
 Array = np.ndarray

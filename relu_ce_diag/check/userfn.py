@@ -1,4 +1,4 @@
-"""Load a user's ``f, df = NAME(W, X, Y)`` and call it safely, with fresh copies every time.
+"""Load a user's function (``FILE.py:NAME`` or ``package.module:NAME``) and word what it raises.
 
 A file is loaded as a script author expects: its own folder is importable (first on
 ``sys.path``), and ``__name__`` is the file's stem, never ``"__main__"``, so a trailing
@@ -66,7 +66,7 @@ def _short(path: str) -> str:
         return path
 
 
-def _raised(context: str, exc: BaseException) -> UserFunctionError:
+def raised(context: str, exc: BaseException) -> UserFunctionError:
     """Turn the user's exception into one line: ``file:line: Type: message (context)``."""
     where = _where(exc)
     if isinstance(exc, SyntaxError) and exc.filename:
@@ -97,7 +97,7 @@ def _load_file(path: Path, ref: str) -> ModuleType:
         spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:  # the user's module (sys.exit too): theirs, one line
         sys.modules.pop(name, None)
-        raise _raised(f"while loading {_short(str(path))}", exc) from None
+        raise raised(f"while loading {_short(str(path))}", exc) from None
     return module
 
 
@@ -111,9 +111,9 @@ def _load_module(modname: str, ref: str) -> ModuleType:
         if exc.name and modname.startswith(exc.name):
             raise UserFunctionError(f"{ref}: no module named {exc.name!r} (expected "
                                     "FILE.py:NAME or package.module:NAME)") from None
-        raise _raised(f"while importing {modname}", exc) from None
+        raise raised(f"while importing {modname}", exc) from None
     except (Exception, SystemExit) as exc:  # the user's package: its own error, one line
-        raise _raised(f"while importing {modname}", exc) from None
+        raise raised(f"while importing {modname}", exc) from None
 
 
 def load_function(ref: str) -> UserFunction:
@@ -147,17 +147,7 @@ def describe(fn: GradFn) -> str:
     return f"{_short(src)}:{name}" if src else str(name)
 
 
-@dataclass(frozen=True)
-class Call:
-    """One evaluation: the loss ``f`` as a float and the raw returned ``df`` (P,)."""
-
-    f: float
-    df: Array
-    f_dtype: np.dtype
-    df_dtype: np.dtype
-
-
-def _as_loss(value: object, label: str) -> tuple[float, np.dtype]:
+def as_loss(value: object, label: str) -> tuple[float, np.dtype]:
     """Convert a returned loss to a float, or raise naming what came back."""
     try:
         arr = np.asarray(value)
@@ -171,30 +161,3 @@ def _as_loss(value: object, label: str) -> tuple[float, np.dtype]:
     return float(arr.reshape(())), dt
 
 
-def _as_grad(value: object, P: int, shape: tuple[int, ...], label: str) -> Array:
-    """Convert a returned gradient to (P,) or raise naming its shape or dtype."""
-    arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
-    if arr.dtype.kind not in "fiu":
-        raise UserFunctionError(f"{label}: df must hold real numbers; got dtype {arr.dtype}")
-    if arr.shape not in (shape, (P,), (P, 1), (1, P)):
-        raise UserFunctionError(f"{label}: df has shape {arr.shape} but W has shape {shape}; "
-                                "df must be shaped like W (column-major vec of the weights)")
-    return arr.reshape(P)
-
-
-def call(fn: GradFn, W: Array, X: Array, Y: Array, label: str, where: str = "at W",
-         need_grad: bool = True) -> Call:
-    """Call ``fn`` on fresh copies of W, X, Y; return the checked loss and gradient."""
-    try:
-        out = fn(W.copy(), X.copy(), Y.copy())
-    except (Exception, SystemExit) as exc:  # the user's code (sys.exit too): one line
-        raise _raised(f"raised by {label} {where}", exc) from None
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        got = f"a {type(out).__name__}" + (f" of length {len(out)}"
-                                           if isinstance(out, (tuple, list)) else "")
-        raise UserFunctionError(f"{label}: must return (f, df); got {got}")
-    f, f_dtype = _as_loss(out[0], label)
-    if need_grad:
-        df = _as_grad(out[1], W.size, W.shape, label)
-        return Call(f, df, f_dtype, df.dtype)
-    return Call(f, np.empty(0), f_dtype, np.dtype(np.float64))

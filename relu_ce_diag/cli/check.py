@@ -7,7 +7,13 @@ from typing import Any
 import click
 
 from relu_ce_diag.cli.app import EXIT_CODES, main
-from relu_ce_diag.cli.options import cell_options, numeric_option, spec_from_options
+from relu_ce_diag.cli.options import (
+    cell_options,
+    description_options,
+    numeric_option,
+    parse_args,
+    spec_from_options,
+)
 
 
 @main.command(epilog=EXIT_CODES)
@@ -24,8 +30,16 @@ from relu_ce_diag.cli.options import cell_options, numeric_option, spec_from_opt
 @click.option("--explain", "explain_found", is_flag=True,
               help="Print the long explanation of every diagnostic that fired.")
 @click.option("--fn", "fn_ref", default=None, metavar="FILE.py:NAME",
-              help="Check your own f, df = NAME(W, X, Y) (or package.module:NAME) at the W, "
-                   "X, Y of --data; --act/--out/--loss/--eps/--hidden describe its network.")
+              help="Check your own f, df = NAME(W, X, Y), or loss, grads = NAME(params, X, Y) "
+                   "with named blocks, at the point in --data; --act/--out/--loss/--eps/"
+                   "--hidden/--layout/--reduction/--l2 describe its network.")
+@click.option("--grad", "grad_ref", default=None, metavar="FILE.py:NAME",
+              help="With --fn: a separate gradient function (the fun/jac style); the "
+                   "perturbed calls then evaluate the loss alone.")
+@click.option("--arg", "fn_args", multiple=True, metavar="NAME=VALUE",
+              help="With --fn: pass an extra argument by name, e.g. --arg lam=3 (repeatable); "
+                   "the first three other parameters get the parameters, X and Y.")
+@description_options
 @click.option("--directions", type=click.IntRange(min=1), default=None, metavar="K",
               help="Check K seeded random directions (2K evaluations) instead of every entry.")
 @click.option("--max-params", type=click.IntRange(min=1), default=2_000_000, show_default=True,
@@ -46,6 +60,8 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
     limits = Limits(max_params=kw.pop("max_params"), force=kw.pop("force"))
     ignore, explain_found = check_ids(tuple(kw.pop("ignore_ids"))), kw.pop("explain_found")
     method = kw.pop("numeric")
+    fn_extra = {k: kw.pop(k) for k in ("grad_ref", "fn_args", "layout", "reduction", "l2",
+                                       "l2_form")}
     spec = validate(spec_from_options(kw))
     for target in (output, save_grads):  # an unwritable file is refused before the work
         if target is not None:
@@ -53,7 +69,8 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
     import numpy as np
 
     with np.errstate(all="ignore"):  # overflow or NaN is a finding of the report, not a warning
-        result = _run(spec, kw.pop("fn_ref"), kw.pop("directions"), limits, ignore, method)
+        result = _run(spec, kw.pop("fn_ref"), kw.pop("directions"), limits, ignore, method,
+                      fn_extra)
     code = exit_code([result], strict)
     if fmt == "json" and output is None:
         click.echo(to_json("check", [result], code), nl=False)
@@ -71,17 +88,22 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
 
 
 def _run(spec: Any, fn_ref: str | None, directions: int | None, limits: Any,
-         ignore: tuple[str, ...], method: str) -> Any:
+         ignore: tuple[str, ...], method: str, fn_extra: dict[str, Any]) -> Any:
     """Run the cell: a user's function (--fn), random directions, or every entry."""
     if fn_ref is not None:
         return _check_fn(spec, fn_ref, directions, None if limits.force else limits.max_params,
-                         ignore)
+                         ignore, fn_extra)
+    for option, value in fn_extra.items():
+        if value not in (None, ()):
+            from relu_ce_diag.errors import OptionError
+            raise OptionError("--" + option.replace("_ref", "").replace("fn_args", "arg")
+                              .replace("_", "-"), value, "only with --fn (your own function)")
     from relu_ce_diag.run.cell import run_cell
     return run_cell(spec, limits, directions=directions, ignore=ignore, method=method)
 
 
 def _check_fn(spec: Any, fn_ref: str, directions: int | None, max_params: int | None,
-              ignore: tuple[str, ...]) -> Any:
+              ignore: tuple[str, ...], extra: dict[str, Any]) -> Any:
     """Check a user's function, announcing the calls and showing progress on a terminal."""
     from click.core import ParameterSource
     from rich.console import Console
@@ -89,21 +111,25 @@ def _check_fn(spec: Any, fn_ref: str, directions: int | None, max_params: int | 
 
     from relu_ce_diag.errors import OptionError
     from relu_ce_diag.run.function import check_file
-    from relu_ce_diag.settings.function import Description
+    from relu_ce_diag.settings.function import Description, validate_description
 
     ctx = click.get_current_context()
     given = {k for k in ("act", "out", "loss", "eps", "hidden", "dtype")
              if ctx.get_parameter_source(k) not in (None, ParameterSource.DEFAULT)}
     if spec.data is None:
-        raise OptionError("--data", None, "an .npz file holding W, X and Y when --fn is given")
-    desc = Description(**{k: getattr(spec, k) for k in given - {"dtype"}},
-                       leaky_slope=spec.leaky_slope, relu_grad_at_zero=spec.relu_grad_at_zero)
+        raise OptionError("--data", None, "an .npz file holding X, Y (or y) and the parameters "
+                          "(W, or named blocks) when --fn is given")
+    desc = validate_description(Description(
+        **{k: getattr(spec, k) for k in given - {"dtype"}}, leaky_slope=spec.leaky_slope,
+        relu_grad_at_zero=spec.relu_grad_at_zero, layout=extra["layout"],
+        reduction=extra["reduction"], l2=extra["l2"], l2_form=extra["l2_form"]), "--{}")
     err = Console(stderr=True)
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("calls", total=None)
         return check_file(
             fn_ref, spec.data, desc, step=spec.step, directions=directions, seed=spec.seed,
-            max_params=max_params, ignore=ignore,
+            max_params=max_params, ignore=ignore, args=parse_args(extra["fn_args"]),
+            grad_ref=extra["grad_ref"],
             precision=spec.dtype if "dtype" in given else None,
             announce=lambda text: err.print(f"relu-diag: {text}", markup=False,
                                             highlight=False, soft_wrap=True),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +10,7 @@ import click
 
 from relu_ce_diag.errors import suggest
 from relu_ce_diag.model.activations import ACTIVATIONS, DEFAULT_ACT, HIDDEN_NAMES
+from relu_ce_diag.model.described import L2_FORMS, LAYOUTS, REDUCTIONS
 from relu_ce_diag.model.losses import DEFAULT_LOSS, LOSSES, MATLAB_EPS
 from relu_ce_diag.model.network import BACKPROPS
 from relu_ce_diag.model.precision import DTYPES, STEP
@@ -100,3 +102,42 @@ def spec_from_options(kw: dict[str, Any]) -> CellSpec:
     names = ("act", "out", "loss", "eps", "backprop", "hidden", "inputs", "outputs", "samples",
              "targets", "seed", "data", "dtype", "step", "relu_grad_at_zero", "leaky_slope")
     return CellSpec(**{n: kw.pop(n) for n in names})
+
+
+DESCRIPTION_OPTIONS: list[Callable[[Any], Any]] = [
+    click.option("--layout", type=Name(LAYOUTS), default=None,
+                 help="With --fn: how the parameters are laid out (seed: the seed's W; cs231n: "
+                      "W1 (D, H), b1 (H,), X (N, D); columns: W1 (n1, n0), b1 (n1, 1), X (n0, "
+                      "m)) [default: detected from names and shapes]."),
+    click.option("--reduction", type=Name(REDUCTIONS), default=None,
+                 help="With --fn: the loss sums or averages over the samples [default: the one "
+                      "that reproduces the function's loss]."),
+    click.option("--l2", type=click.FloatRange(min=0), default=None, metavar="LAMBDA",
+                 help="With --fn: the loss adds an L2 penalty on the weights with this lambda "
+                      "(its form is fitted to the loss unless --l2-form is given)."),
+    click.option("--l2-form", type=Name(tuple(L2_FORMS)), default=None,
+                 help="With --l2: the penalty's form."),
+]
+
+
+def description_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the options that describe a user's network beyond the cell options."""
+    for opt in reversed(DESCRIPTION_OPTIONS):
+        f = opt(f)
+    return f
+
+
+def parse_args(items: tuple[str, ...]) -> dict[str, object]:
+    """Parse ``--arg NAME=VALUE`` items: VALUE as a Python literal (3, 0.1, 'relu', [1, 2]),
+    else as text."""
+    out: dict[str, object] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE, e.g. lam=3",
+                                     param_hint="--arg")
+        try:
+            out[name.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            out[name.strip()] = value.strip()
+    return out

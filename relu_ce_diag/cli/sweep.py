@@ -100,35 +100,36 @@ def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...], limits: Any,
     from rich.console import Console
     from rich.progress import Progress
 
+    from relu_ce_diag.check.calling import UserCode
     from relu_ce_diag.check.userfn import load_function
-    from relu_ce_diag.errors import DataError, OptionError
+    from relu_ce_diag.errors import OptionError, TooLargeError
+    from relu_ce_diag.run.function import load_point
     from relu_ce_diag.run.sweep import sweep_function
-    from relu_ce_diag.settings.data import load_npz
 
     if spec.data is None:
-        raise OptionError("--data", None, "an .npz file holding W, X and Y when --fn is given")
-    X, Y, W = load_npz(spec.data)
-    if W is None:
-        raise DataError(spec.data, "has no array W; --fn needs W, X and Y (the point to "
-                        "sweep at)")
-    if W.size > limits.max_params and not limits.force:
-        from relu_ce_diag.errors import TooLargeError
-        raise TooLargeError(f"{spec.data}: W has {W.size:,} parameters, more than --max-params "
+        raise OptionError("--data", None, "an .npz file holding X, Y and the parameters when "
+                          "--fn is given")
+    uf = load_function(fn_ref)
+    point = load_point(spec.data, uf.fn, {})
+    P = point.W.size
+    if limits.max_params < P and not limits.force:
+        raise TooLargeError(f"{spec.data}: W has {P:,} parameters, more than --max-params "
                             f"{limits.max_params:,} (2 calls each per step); raise it or pass "
                             "--force")
-    uf = load_function(fn_ref)
     ctx = click.get_current_context()
     dtype_given = ctx.get_parameter_source("dtype") not in (None, ParameterSource.DEFAULT)
-    calls = 2 * W.size * (len(swept) + 1) + 2
-    click.echo(f"relu-diag: sweeping {uf.label}: about {calls} calls (2 x {W.size} parameters "
+    calls = 2 * P * (len(swept) + 1) + 2
+    click.echo(f"relu-diag: sweeping {uf.label}: about {calls} calls (2 x {P} parameters "
                f"at each of {len(swept)} steps and the check's step)", err=True)
     err = Console(stderr=True)
+    code = UserCode(uf.fn, point, uf.label, args=dict(point.others))
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("steps", total=None)
         result = sweep_function(
-            uf.fn, W, X, Y, uf.label, swept, check_step=spec.step,
-            precision=spec.dtype if dtype_given else None,
+            code, swept, check_step=spec.step, precision=spec.dtype if dtype_given else None,
             progress=lambda done, total: bar.update(task, completed=done, total=total))
-    settings = {"fn": fn_ref, "data": spec.data, "samples": X.shape[0],
-                "inputs": X.shape[1], "outputs": Y.shape[1]}
-    return uf.label, settings, W.size, result
+    X, Y = point.X, point.Y
+    settings = {"fn": fn_ref, "data": spec.data, "samples": int(X.shape[0]),
+                "inputs": int(X.shape[1]) if X.ndim == 2 else 1,
+                "outputs": int(Y.shape[1]) if Y.ndim == 2 else 1}
+    return uf.label, settings, P, result

@@ -10,6 +10,7 @@ from relu_ce_diag.diagnostics import (
     description,
     function,
     kinks,
+    localise,
     nonfinite,
     pairing,
     precision,
@@ -29,7 +30,7 @@ from relu_ce_diag.diagnostics.registry import (
 # The order findings are reported in: what the user's description says first, then what
 # makes the check meaningless (non-finite values), then the causes, then the bookkeeping.
 FAMILIES = tuple(m.__name__ for m in (description, nonfinite, pairing, saturation, kinks,
-                                      precision, attribution, function))
+                                      precision, attribution, localise, function))
 order_families(FAMILIES)
 
 

@@ -1,41 +1,23 @@
-"""Known wrong backprop formulas: rebuild each on the described network and name the closest.
+"""Known wrong backprop formulas in the user's own layout: every delta bug with every layout
+bug, and the one the user's df equals.
 
-Every entry is a way hand-written gradients of the seed's network go wrong. A *base* bug
-changes a delta (the shortcut ``y - Y``, a missing output derivative, element-wise softmax, a
-wrong leaky slope, relu' on a shifted threshold); a *layout* bug changes how the right
-matrices end up in ``df`` (row-major flattening, a dropped bias gradient, a factor of 2, a
-mean instead of a sum). Candidates are every base with every layout, so a port that has two
-bugs at once is still named.
+Candidates are built one at a time (never all held in memory) in the order of their number of
+bugs, so a match with fewer bugs wins over a combination that happens to fit as well.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
-from relu_ce_diag.model.network import (
-    Forward,
-    Net,
-    backprop_delta,
-    delta_code,
-    forward,
-    output_delta,
-    pack,
-    weight_grads,
-)
+from relu_ce_diag.diagnostics.bugs import KnownBug, delta_bugs
+from relu_ce_diag.diagnostics.fixes import Coder
+from relu_ce_diag.model.described import Described
+from relu_ce_diag.model.network import forward, pack
 
 Array = np.ndarray
-
-
-@dataclass(frozen=True)
-class KnownBug:
-    """One catalogued mistake: stable id, what the user's df then is, and the fix."""
-
-    id: str
-    what: str
-    fix: str
 
 
 @dataclass(frozen=True)
@@ -60,111 +42,94 @@ class Match:
     matched: bool
 
 
-def _grads(net: Net, W: Array, fw: Forward, d_out: Array,
-           hidden_df: Callable[[int, Array, Array], Array]) -> list[Array]:
-    """Backpropagate an output delta (N, n_out); return dL/dw_l as matrices (n_l, n_{l-1}+1)."""
-    return weight_grads(backprop_delta(net, W, fw, d_out, hidden_df), fw)
+def _penalties(d: Described, W: Array, code: Coder) -> list[tuple[tuple[KnownBug, ...], Array]]:
+    """The L2 gradient as it should be, and its usual mistakes (on every layer or one)."""
+    right = d.penalty(W)[1]
+    if not d.l2:
+        return [((), right)]
+    fix = code.all_weight_grads()
+    every = 2 * d.l2_scale * d.l2 * np.asarray(W, dtype=np.float64).reshape(-1)
 
+    def bug(kind: str, what: str) -> tuple[KnownBug, ...]:
+        return (KnownBug(kind, what, f"the L2 term of {d.l2_form} adds: {fix}", fix),)
 
-def _shift(t: float) -> Callable[[int, Array], Array]:
-    """Return a pre-activation shift z -> z - t (relu'(z - t) is (z > t))."""
-    return lambda layer, z: z - t
-
-
-def _bases(net: Net, W: Array, fw: Forward, Y: Array, lang: str,
-           ) -> list[tuple[tuple[KnownBug, ...], list[Array]]]:
-    """Return (bugs, matrices) for the exact gradient and every applicable base bug."""
-    def hdf(n: Net, shift: Callable[[int, Array], Array] | None = None,
-            ) -> Callable[[int, Array, Array], Array]:
-        def f(layer: int, z: Array, a: Array) -> Array:
-            zz = z if shift is None else shift(layer, z)
-            return n.layer_act(layer).df(zz, a, n.leaky_slope, n.at_zero)
-        return f
-
-    exact = output_delta(net, fw, Y, "exact")
-    out: list[tuple[tuple[KnownBug, ...], list[Array]]] = [((), _grads(net, W, fw, exact,
-                                                                        hdf(net)))]
-    correct = delta_code(net, lang)
-    pair = f"a {net.out} output with {net.loss}"
-    out_act = net.out_act
-    if not net.loss_fn.shortcut_chain:
-        bug = KnownBug("shortcut-delta", "the shortcut delta d_out = y - Y",
-                       f"y - Y is dL/dz only for a canonical pair; for {pair} the correct "
-                       f"delta is {correct}")
-        out.append(((bug,), _grads(net, W, fw, output_delta(net, fw, Y, "shortcut"), hdf(net))))
-    g = net.loss_fn.dy(fw.y, Y, net.eps)
-    if not (out_act.piecewise_linear and out_act.slopes(net.leaky_slope) == (1.0, 1.0)):
-        bug = KnownBug("missing-output-derivative",
-                       "the output delta without the output activation's derivative "
-                       "(d_out = dL/dy)",
-                       f"multiply by the output derivative: for {pair} the correct delta is "
-                       f"{correct}")
-        out.append(((bug,), _grads(net, W, fw, g, hdf(net))))
-    if out_act.rowwise:
-        bug = KnownBug("softmax-elementwise",
-                       "softmax differentiated element-wise (d_out = dL/dy .* y .* (1 - y))",
-                       f"use the softmax Jacobian, not its diagonal: {correct}")
-        out.append(((bug,), _grads(net, W, fw, g * fw.y * (1 - fw.y), hdf(net))))
-    acts = [net.layer_act(k) for k in range(len(net.sizes) - 1)]
-    if any(a.uses_slope for a in acts):
-        for s in sorted({0.0, 1.0, net.leaky_slope * 10, net.leaky_slope / 10} - {net.leaky_slope}):
-            n2 = replace(net, leaky_slope=s)
-            bug = KnownBug("wrong-leaky-slope", f"leaky-relu derivatives with slope {s:g} "
-                           f"for z <= 0 instead of {net.leaky_slope:g}",
-                           f"use {net.leaky_slope:g} where z <= 0 (the slope of the forward pass)")
-            out.append(((bug,), _grads(n2, W, fw, output_delta(n2, fw, Y, "exact"), hdf(n2))))
-    if any(a.kinks for a in acts):
-        mats = net.unpack(W)
-        shifts: list[tuple[str, Callable[[int, Array], Array]]] = [
-            ("z without its bias (z - b)", lambda k, z: z - mats[k][:, -1])]
-        shifts += [(f"(z > {t:g})", _shift(t)) for t in (-1.0, -0.5, 0.5, 1.0)]
-        for text, sh in shifts:
-            bug = KnownBug("shifted-threshold", f"relu'(z) evaluated as {text}" if "(" in text[:1]
-                           else f"relu'(z) evaluated on {text}",
-                           "evaluate relu'(z) = (z > 0) on the full pre-activation "
-                           "z = [a 1] * w', bias included")
-            out.append(((bug,), _grads(net, W, fw, exact, hdf(net, sh))))
+    out = [((), right), (bug("l2-missing", "the gradient without its L2 term"), 0 * right),
+           (bug("l2-factor", "the L2 term's gradient twice too large"), 2 * right),
+           (bug("l2-factor", "the L2 term's gradient half too small"), 0.5 * right),
+           (bug("l2-on-biases", "the L2 term's gradient on the biases too"), every)]
+    if d.net.last > 0:
+        for layer in range(d.net.last + 1):
+            idx = _layer_entries(d, layer)
+            for factor, what in ((0.0, "without its L2 term"), (2.0, "with twice its L2 term"),
+                                 (0.5, "with half its L2 term")):
+                g = right.copy()
+                g[idx] *= factor
+                out.append((bug("l2-factor" if factor else "l2-missing",
+                                f"layer {layer + 1}'s gradient {what}"), g))
     return out
 
 
-def _layouts(net: Net, N: int) -> list[tuple[tuple[KnownBug, ...], Callable[[list[Array]], Array]]]:
-    """Return (bugs, packer) for the right layout and every layout bug."""
-    def scaled(c: float) -> Callable[[list[Array]], Array]:
-        return lambda ms: c * pack(ms)
-
-    def no_bias(ms: list[Array]) -> Array:
-        return pack([np.concatenate([m[:, :-1], np.zeros_like(m[:, -1:])], axis=1) for m in ms])
-
-    return [
-        ((), pack),
-        ((KnownBug("row-major", "the right matrices flattened row-major (NumPy's default "
-                   "ravel(), MATLAB's reshape of a transpose)",
-                   "flatten each weight gradient column-major: df1(:) in MATLAB, "
-                   "df1.ravel(order='F') in NumPy"),),
-         lambda ms: np.concatenate([m.ravel(order="C") for m in ms])),
-        ((KnownBug("dropped-bias", "the gradient with every bias gradient missing (0)",
-                   "keep the bias column: df1 = d2' * [X 1], whose last column is the bias "
-                   "gradient"),), no_bias),
-        ((KnownBug("factor-2", "twice the gradient", "drop the extra factor 2 (the squared "
-                   "error is 0.5 * sum((y - Y)^2))"),), scaled(2.0)),
-        ((KnownBug("factor-2", "half the gradient", "drop the extra factor 1/2"),), scaled(0.5)),
-        ((KnownBug("mean-instead-of-sum", f"the gradient divided by N = {N} (a mean)",
-                   "the loss sums over samples, so its gradient does too: do not divide df "
-                   "by N (or divide f as well)"),), scaled(1.0 / N)),
-    ]
+def _layer_entries(d: Described, layer: int) -> Array:
+    """Return the user's flat indices of weight layer ``layer`` (0-based), bias included."""
+    start = d.net.layer_start(layer)
+    r, c = d.net.shapes[layer]
+    return d.perm[start:start + r * c]
 
 
-def candidates(net: Net, W: Array, X: Array, Y: Array, lang: str = "numpy") -> list[Candidate]:
-    """Build the exact gradient and every catalogued wrong one (each (P,)) at W, X, Y; the
-    fixes are written in ``lang`` (numpy|matlab)."""
-    fw = forward(net, W, X, Y)
-    found: list[Candidate] = []
-    for bugs, mats in _bases(net, W, fw, Y, lang):
-        for lbugs, packer in _layouts(net, X.shape[0]):
-            g = packer(mats)
-            if not any(_distance(g, c.grad) < 1e-13 for c in found):
-                found.append(Candidate(bugs + lbugs, g))
-    return found
+def _data_variants(d: Described, mats: list[Array], code: Coder,
+                   ) -> Iterator[tuple[tuple[KnownBug, ...], Array]]:
+    """The data term (P,) in the user's layout, right and with each layout bug."""
+    scale, N = d.data_scale, d.samples
+    data = scale * d.to_user(pack(mats))
+    yield (), data
+    if d.layout == "seed" and len(d.perm) and np.array_equal(d.perm, np.arange(d.perm.size)):
+        yield ((KnownBug("row-major", "the right matrices flattened row-major (NumPy's default "
+                         "ravel(), MATLAB's reshape of a transpose)",
+                         f"flatten column-major: {code.flatten()}", code.flatten()),),
+               scale * np.concatenate([m.ravel(order="C") for m in mats]))
+    no_bias = np.where(d.weights, data, 0.0)
+    fix = code.all_weight_grads()
+    yield (KnownBug("dropped-bias", "the gradient with every bias gradient missing (0)",
+                    f"keep the bias gradients: {fix}", fix),), no_bias
+    delta = code.output_delta()
+    for factor, words in ((2.0, "twice"), (0.5, "half")):
+        yield (KnownBug("factor-2", f"{words} the gradient", f"drop the extra factor: {delta}",
+                        delta),), factor * data
+    red_fix = fix if d.layout == "columns" else delta
+    if d.reduction == "sum":
+        yield (KnownBug("mean-instead-of-sum", f"the gradient divided by N = {N} (a mean)",
+                        f"the loss sums over the samples, so its gradient does too: {red_fix}",
+                        red_fix),), data / N
+    else:
+        yield (KnownBug("sum-instead-of-mean", f"the gradient not divided by N = {N}",
+                        f"the loss is a mean over the samples, so is its gradient: {red_fix}",
+                        red_fix),), data * N
+    for layer in range(d.net.last + 1):
+        idx, layer_fix = _layer_entries(d, layer), code.weight_grads(layer + 1)
+        w_idx, b_idx = idx[d.weights[idx]], idx[~d.weights[idx]]
+        parts = (("layer", idx), ("weights", w_idx), ("bias", b_idx)) if d.net.last > 0 \
+            else (("weights", w_idx), ("bias", b_idx))
+        for part, where in parts:
+            for factor, what in ((1.0 / N, f"divided by N = {N}"), (float(N), f"times N = {N}")):
+                g = data.copy()
+                g[where] *= factor
+                name = f"layer {layer + 1}'s" if part == "layer" else f"layer {layer + 1}'s {part}"
+                yield (KnownBug("one-block-scaled", f"{name} gradient {what}",
+                                f"scale every block alike: {layer_fix}", layer_fix),), g
+
+
+def candidates(d: Described, W: Array, lang: str = "numpy") -> Iterator[Candidate]:
+    """Yield the exact gradient of the described user network at its flat parameters W (P,)
+    first, then every catalogued wrong one; fixes are written in ``lang`` (numpy|matlab)."""
+    Ws = d.to_seed(W)
+    with np.errstate(all="ignore"):
+        fw = forward(d.net, Ws, d.X, d.Y)
+        code = Coder(d, lang)
+        pens = _penalties(d, W, code)
+        for bugs, mats in delta_bugs(d, Ws, fw, lang):
+            for lbugs, data in _data_variants(d, mats, code):
+                for pbugs, pen in pens:
+                    yield Candidate(bugs + lbugs + pbugs, data + pen)
 
 
 def _distance(u: Array, c: Array) -> float:
@@ -177,8 +142,22 @@ def _distance(u: Array, c: Array) -> float:
     return num / den if den > 0 else 0.0
 
 
-def closest(df: Array, cands: list[Candidate], match_tol: float) -> Match:
-    """Name the candidate closest to the user's df (P,); matched when within ``match_tol``."""
-    dists = [_distance(df.astype(np.float64), c.grad) for c in cands]
-    best = int(np.argmin(dists))
-    return Match(cands[best], dists[best], dists[0], dists[best] <= match_tol)
+def closest(df: Array, cands: Iterator[Candidate], match_tol: float) -> Match:
+    """Name the candidate closest to the user's df (P,): among those within ``match_tol``
+    the one with the fewest bugs, else the nearest (a hint)."""
+    u = df.astype(np.float64)
+    best: tuple[int, float, Candidate] | None = None
+    nearest: tuple[float, Candidate] | None = None
+    exact = float("inf")
+    for c in cands:
+        dist = _distance(u, c.grad)
+        if not c.bugs:
+            exact = dist
+        if nearest is None or dist < nearest[0]:
+            nearest = (dist, c)
+        if dist <= match_tol and (best is None or (len(c.bugs), dist) < best[:2]):
+            best = (len(c.bugs), dist, c)
+    assert nearest is not None
+    if best is not None:
+        return Match(best[2], best[1], exact, True)
+    return Match(nearest[1], nearest[0], exact, False)

@@ -1,18 +1,24 @@
 """A described user function: does the description compute its loss, and which formula is df?
 
-With ``--act/--out/--loss/--eps/--hidden`` the user says which seed-layout network their
-function computes; relu-diag rebuilds its exact gradient and the known wrong formulas
-(``catalogue``) and names the one df equals.
+With ``--act/--out/--loss/--eps/--hidden`` (and ``--layout``, ``--reduction``, ``--l2``) the
+user says which network their function computes; relu-diag fits the reduction and the L2
+form to the function's loss, rebuilds its exact gradient and the known wrong formulas
+(``catalogue``) in the user's layout, and names the one df equals. A description that does
+not reproduce the loss is said so and not used for naming bugs; a known bug is named only
+for a failing check.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
 from relu_ce_diag.diagnostics.catalogue import candidates, closest
 from relu_ce_diag.diagnostics.context import Context
+from relu_ce_diag.diagnostics.fixes import Coder
 from relu_ce_diag.diagnostics.registry import Finding, diagnostic, text
-from relu_ce_diag.model.network import delta_code, forward
+from relu_ce_diag.model.described import L2_FORMS, loss_of
 
 MATCH_TOL = {"float64": 1e-6, "float32": 1e-3}
 
@@ -20,31 +26,6 @@ MATCH_TOL = {"float64": 1e-6, "float32": 1e-3}
 def _to(distance: float) -> str:
     """Say how closely two gradients agree: ``exactly`` or ``to 3e-16``."""
     return "exactly" if distance == 0 else f"to {distance:.0e}"
-
-
-@diagnostic(
-    "description-mismatch", "the described network does not compute the function's loss",
-    "The loss of the network given by --act/--out/--loss/--eps/--hidden at W differs from the "
-    "f the function returns, so entry names and the catalogue may not apply.",
-    "Describe the network as the function computes it, or drop the description.")
-def mismatch_finding(ctx: Context) -> list[Finding]:
-    """Return ``description-mismatch`` when the described network's loss is not the f the
-    function returns."""
-    b = ctx.black
-    if b is None or b.net is None:
-        return []
-    net = b.net
-    fw = forward(net, ctx.W.astype(np.float64), ctx.X.astype(np.float64),
-                 ctx.Y.astype(np.float64))
-    loose = b.precision == "float32"
-    if np.isclose(fw.f, ctx.f, rtol=1e-4 if loose else 1e-9, atol=0):
-        return []
-    return [Finding("description-mismatch", "warning",
-                    f"the described network ({net.act}/{net.out}/{net.loss}) gives loss "
-                    f"{fw.f:.10g} at W but the function returns {ctx.f:.10g}",
-                    "describe the network as the function computes it (--act, --out, "
-                    "--loss, --eps, --hidden), or drop the description; the names and the "
-                    "catalogue below assume it")]
 
 
 @diagnostic(
@@ -58,36 +39,75 @@ def mismatch_finding(ctx: Context) -> list[Finding]:
     "Apply the fix printed with the finding; it spells out the correct formula.",
     also=("matches-exact", "no-known-bug"))
 def catalogue_finding(ctx: Context) -> list[Finding]:
-    """Return ``known-bug``, ``matches-exact`` or ``no-known-bug``: which catalogued formula
-    the user's df equals."""
+    """Return ``known-bug`` (a failing check whose df equals a catalogued formula),
+    ``matches-exact`` or ``no-known-bug``."""
     b = ctx.black
-    if b is None or b.net is None:
+    if b is None or b.fitted is None or not ctx.entries:
         return []
-    net = b.net
-    X, Y = ctx.X.astype(np.float64), ctx.Y.astype(np.float64)
-    cands = candidates(net, ctx.W.astype(np.float64), X, Y)
-    m = closest(ctx.df, cands, MATCH_TOL[b.precision])
-    correct = delta_code(net, "numpy")
+    d = b.fitted
+    m = closest(ctx.df, candidates(d, ctx.W, b.language), MATCH_TOL[b.precision])
+    correct = Coder(d, b.language).output_delta()
     data = (("match", m.candidate.name), ("distance", m.distance),
             ("exact_distance", m.exact_distance), ("correct_delta", correct))
     if m.matched and not m.candidate.bugs:
         return [Finding("matches-exact", "info",
                         f"your df equals the exact gradient of the described network "
                         f"{_to(m.distance)}", "", data)]
+    if ctx.status != "fail":  # a passing gradient is never called a bug
+        return []
     if m.matched:
         what = "; and ".join(bug.what for bug in m.candidate.bugs)
-        fix = "; ".join(bug.fix for bug in m.candidate.bugs)
+        fix = "; and ".join(bug.fix for bug in m.candidate.bugs)
+        code = "; ".join(dict.fromkeys(bug.code for bug in m.candidate.bugs if bug.code))
         return [Finding("known-bug", "error",
                         f"your df equals {what} {_to(m.distance)} (relative distance from the "
-                        f"exact gradient: {m.exact_distance:.2g})", fix, data)]
-    if ctx.status == "fail" and np.isfinite(m.distance):
+                        f"exact gradient: {m.exact_distance:.2g})", fix,
+                        (*data, ("code", code)))]
+    if np.isfinite(m.distance):
         return [Finding("no-known-bug", "info",
                         f"your df matches no catalogued formula: the closest is "
                         f"{m.candidate.name} at relative distance {m.distance:.2g} (the exact "
                         f"gradient is {m.exact_distance:.2g} away)",
-                        f"for a {net.out} output with {net.loss} the correct delta is "
+                        f"for a {d.net.out} output with {d.net.loss} the correct output delta is "
                         f"{correct}", data)]
     return []
+
+
+@diagnostic(
+    "description-mismatch", "the described network does not compute the function's loss",
+    "The loss of the network given by --act/--out/--loss/--eps/--hidden at W differs from the "
+    "f the function returns, so entry names and the catalogue may not apply.",
+    "Describe the network as the function computes it, or drop the description.",
+    also=("description",))
+def mismatch_finding(ctx: Context) -> list[Finding]:
+    """Return ``description`` (how the network was read) when the description reproduces the
+    function's loss, else ``description-mismatch`` with the ratio of the two losses."""
+    b = ctx.black
+    if b is None or b.described is None:
+        return []
+    d, fitted = b.described, b.fitted
+    if fitted is not None:
+        notes = []
+        if fitted.reduction != d.reduction:
+            notes.append(f"fitted to your loss: the {fitted.reduction} over the samples")
+        if fitted.l2 and fitted.l2_form != d.l2_form:
+            notes.append(f"fitted to your loss: the L2 term {fitted.l2_form}")
+        return [Finding("description", "info",
+                        f"read as: {fitted.words()}" + (f" ({'; '.join(notes)})" if notes else ""),
+                        "", (("layout", fitted.layout), ("reduction", fitted.reduction),
+                             ("l2", fitted.l2), ("l2_form", fitted.l2_form)))]
+    described = loss_of(d, ctx.W)
+    ratio = ctx.f / described if described else float("inf")
+    extra = ctx.f - d.data_scale * loss_of(replace(d, l2=0.0), ctx.W) / d.data_scale
+    hint = (f"; the function's loss exceeds the network's by {extra:.6g}: an L2 term? (--l2 "
+            f"LAMBDA, forms {', '.join(L2_FORMS)})" if not d.l2 and extra > 0 else
+            f"; the function's loss is {ratio:.6g} x the described one")
+    return [Finding("description-mismatch", "warning",
+                    f"the described network ({d.words()}) gives loss {described:.10g} at W but "
+                    f"the function returns {ctx.f:.10g}{hint}",
+                    "describe the network as the function computes it (--act, --out, --loss, "
+                    "--eps, --hidden, --layout, --reduction, --l2), or drop the description; "
+                    "the known-bug catalogue is not used while it does not fit")]
 
 
 text(
@@ -101,3 +121,10 @@ text(
     "catalogued mistake; the closest one and its distance are printed as a hint.",
     "Compare your deltas with the correct output delta printed, layer by layer.",
     fired_by="known-bug")
+text(
+    "description", "how relu-diag read the described network",
+    "The layout of the parameters (seed, cs231n or columns: detected from the names and "
+    "shapes, or --layout), the sizes, the activations and loss, the reduction over the "
+    "samples (sum or mean) and the L2 term, as fitted to the loss the function returns.",
+    "Nothing to fix; pass --layout, --reduction or --l2 to say otherwise.",
+    fired_by="description-mismatch")

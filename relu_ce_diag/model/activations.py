@@ -27,7 +27,9 @@ class Activation:
     activation (None for a smooth one); ``max_slope`` bounds |f'| of a smooth hidden
     activation. ``rounds_to_bound``: bounded, and reaches its bound only by rounding (so a
     unit there is saturated in floating point). ``derivative`` is f'(z) as a hand-written
-    backprop spells it, in MATLAB and NumPy, with ``{y}``/``{z}`` for the unit's names.
+    backprop spells it, in MATLAB and NumPy, with ``{y}``/``{z}`` for the unit's names;
+    ``derivative_z`` the same from the pre-activation ``{z}`` alone. ``slip`` is a wrong
+    derivative people often write instead, in words and as a function of the activation.
     """
 
     name: str
@@ -43,6 +45,8 @@ class Activation:
     rounds_to_bound: bool = False
     uses_slope: bool = False
     derivative: tuple[str, str] = ("", "")
+    derivative_z: tuple[str, str] = ("", "")
+    slip: tuple[str, Callable[[Array], Array]] | None = None
 
     @property
     def piecewise_linear(self) -> bool:
@@ -59,9 +63,11 @@ class Activation:
         lo, hi = self.slopes(leaky_slope)
         return (lo + hi) / 2
 
-    def derivative_code(self, lang: str, y: str, z: str, leaky_slope: float) -> str:
-        """Return f'(z) as code in ``lang`` (matlab|numpy), naming the unit's y and z."""
-        text = self.derivative[0 if lang == "matlab" else 1]
+    def derivative_code(self, lang: str, y: str, z: str, leaky_slope: float,
+                        from_z: bool = False) -> str:
+        """Return f'(z) as code in ``lang`` (matlab|numpy), naming the unit's y and z (only z
+        with ``from_z``)."""
+        text = (self.derivative_z if from_z else self.derivative)[0 if lang == "matlab" else 1]
         return text.format(y=y, z=z, s=f"{leaky_slope:g}")
 
 
@@ -89,23 +95,32 @@ ACTIVATIONS: dict[str, Activation] = {
     for a in (
         Activation("sigmoid", _sigmoid, lambda z, a, s, g: a * (1 - a), 0.0, 1.0,
                    max_slope=0.25, rounds_to_bound=True,
-                   derivative=("{y} .* (1 - {y})", "{y} * (1 - {y})")),
+                   derivative=("{y} .* (1 - {y})", "{y} * (1 - {y})"),
+                   derivative_z=("(1 ./ (1 + exp(-{z})) .* (1 - 1 ./ (1 + exp(-{z}))))",
+                                 "(1 / (1 + np.exp(-{z})) * (1 - 1 / (1 + np.exp(-{z}))))")),
         Activation("tanh", lambda z, s: np.tanh(z), lambda z, a, s, g: 1 - a * a, -1.0, 1.0,
                    max_slope=1.0, rounds_to_bound=True,
-                   derivative=("(1 - {y}.^2)", "(1 - {y} ** 2)")),
+                   derivative=("(1 - {y}.^2)", "(1 - {y} ** 2)"),
+                   derivative_z=("(1 - tanh({z}).^2)", "(1 - np.tanh({z}) ** 2)"),
+                   slip=("1 - tanh(z) instead of 1 - tanh(z)^2", lambda a: 1 - a)),
         Activation("relu", lambda z, s: np.maximum(z.dtype.type(0), z), _relu_df,
                    0.0, np.inf, kinks=(0.0,), pieces=lambda s: (0.0, 1.0),
-                   derivative=("({z} > 0)", "({z} > 0)")),
+                   derivative=("({z} > 0)", "({z} > 0)"),
+                   derivative_z=("({z} > 0)", "({z} > 0)")),
         Activation("leaky-relu", lambda z, s: np.where(z > 0, z, z * z.dtype.type(s)),
                    _leaky_df, -np.inf, np.inf, kinks=(0.0,), pieces=lambda s: (s, 1.0),
                    uses_slope=True,
                    derivative=("(({z} > 0) + {s} * ({z} <= 0))",
-                               "(({z} > 0) + {s} * ({z} <= 0))")),
+                               "(({z} > 0) + {s} * ({z} <= 0))"),
+                   derivative_z=("(({z} > 0) + {s} * ({z} <= 0))",
+                                 "(({z} > 0) + {s} * ({z} <= 0))")),
         Activation("softplus", lambda z, s: np.logaddexp(z.dtype.type(0), z),
                    lambda z, a, s, g: _sigmoid(z, s), 0.0, np.inf, max_slope=1.0,
-                   derivative=("1 ./ (1 + exp(-{z}))", "1 / (1 + np.exp(-{z}))")),
+                   derivative=("1 ./ (1 + exp(-{z}))", "1 / (1 + np.exp(-{z}))"),
+                   derivative_z=("(1 ./ (1 + exp(-{z})))", "(1 / (1 + np.exp(-{z})))")),
         Activation("identity", lambda z, s: z.copy(), lambda z, a, s, g: np.ones_like(z),
-                   -np.inf, np.inf, pieces=lambda s: (1.0, 1.0), derivative=("1", "1")),
+                   -np.inf, np.inf, pieces=lambda s: (1.0, 1.0), derivative=("1", "1"),
+                   derivative_z=("1", "1")),
         Activation("softmax", _softmax, lambda z, a, s, g: a * (1 - a), 0.0, 1.0,
                    output_only=True, rowwise=True, rounds_to_bound=True,
                    derivative=("{y} .* (1 - {y})", "{y} * (1 - {y})")),

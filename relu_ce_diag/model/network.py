@@ -187,27 +187,29 @@ def shortcut_is_exact(out: Activation, loss: Loss, rows_sum_to_one: bool = True)
     return out.name == loss.canonical and (rows_sum_to_one or not out.rowwise)
 
 
-def delta_code(net: Net, lang: str = "numpy", rows_sum_to_one: bool = True) -> str:
+def delta_code(net: Net, lang: str = "numpy", rows_sum_to_one: bool = True,
+               names: tuple[str, str, str, str] | None = None) -> str:
     """Return the correct output delta of ``net`` as one line of code in ``lang``
-    (numpy|matlab), in the seed's names (``y``, ``Y``, ``z3`` and ``d3`` for two layers):
-    exact for the loss as computed (0 where the clamp is active) and safe at y = 0 or 1."""
+    (numpy|matlab): exact for the loss as computed (0 where the clamp is active) and safe at
+    y = 0 or 1. ``names`` are (delta, pre-activation, output, targets), by default the seed's
+    (``d3``, ``z3``, ``y``, ``Y`` for two layers)."""
     L = len(net.sizes)
-    d, z = f"d{L}", f"z{L}"
+    d, z, y, Y = names or (f"d{L}", f"z{L}", "y", "Y")
     out, loss = net.out_act, net.loss_fn
     mat = lang == "matlab"
     end = ";" if mat else ""
     if net.canonical and (rows_sum_to_one or not out.rowwise):
-        return f"{d} = y - Y{end}"
+        return f"{d} = {y} - {Y}{end}"
     if net.canonical:  # softmax + cce whose target rows do not all sum to 1
-        return (f"{d} = y .* sum(Y, 2) - Y;" if mat
-                else f"{d} = y * Y.sum(axis=1, keepdims=True) - Y")
-    g = loss.dldy_code(lang, "y", "Y")
+        return (f"{d} = {y} .* sum({Y}, 2) - {Y};" if mat
+                else f"{d} = {y} * {Y}.sum(axis=1, keepdims=True) - {Y}")
+    g = loss.dldy_code(lang, y, Y)
     pre = eps_code(lang, net.eps) if loss.clamped else ""
     if out.rowwise:
-        jac = ("y .* (dLdy - sum(dLdy .* y, 2))" if mat
-               else "y * (dLdy - (dLdy * y).sum(axis=1, keepdims=True))")
+        jac = (f"{y} .* (dLdy - sum(dLdy .* {y}, 2))" if mat
+               else f"{y} * (dLdy - (dLdy * {y}).sum(axis=1, keepdims=True))")
         return f"{pre}dLdy = {g}; {d} = {jac}{end}"
-    dact = out.derivative_code(lang, "y", z, net.leaky_slope)
+    dact = out.derivative_code(lang, y, z, net.leaky_slope)
     if dact == "1":
         return f"{pre}{d} = {g}{end}"
     mul = " .* " if mat else " * "

@@ -22,12 +22,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 
 from relu_ce_diag.check.blackbox import open_function
 from relu_ce_diag.check.builtin import prologue
+from relu_ce_diag.check.calling import UserCode
 from relu_ce_diag.check.pipeline import KINK, judge
 from relu_ce_diag.model.precision import STEP, eps_machine
 from relu_ce_diag.numeric import central_differences
@@ -188,26 +188,25 @@ def sweep_prepared(prep: Prepared, steps: Sequence[float],
     return classify(points, eps_machine(arr.W.dtype), check_step)
 
 
-def sweep_function(fn: Callable[..., Any], W: Array, X: Array, Y: Array, label: str,
-                   steps: Sequence[float], *, check_step: float | None = None,
-                   precision: str | None = None,
+def sweep_function(code: UserCode, steps: Sequence[float], *,
+                   check_step: float | None = None, precision: str | None = None,
                    progress: Callable[[int, int], None] | None = None) -> Sweep:
-    """Sweep a user's ``f, df = fn(W, X, Y)`` (W (P,), X (N, n_in), Y (N, n_out)).
+    """Sweep a user's function at its point.
 
     First the black-box check at the check's step (determinism, precision, and the entries
     whose one-sided differences show a kink exactly at W: those are set aside at every
     step); then 2P calls per step. A black box shows no other kinks or clamps: a stencil
     that straddles a nearby kink only slows the fall of the error at large steps.
     """
-    W = np.asarray(W, dtype=np.float64).reshape(-1)
-    src, base = open_function(fn, W, X, Y, label=label, precision=precision)
+    src, _ = open_function(code, precision=precision)
     h0 = check_step if check_step is not None else STEP[src.prec.name]
     kinked = judge(src, h0).kind == KINK
     swept = with_step(steps, h0)
     done = [0]
+    P = src.df.size
 
     def numeric_at(h: float) -> tuple[Array, Array | None, Array | None]:
-        n, _, _, length = src.central(np.arange(W.size), h)
+        n, _, _, length = src.central(np.arange(P), h)
         done[0] += 1
         if progress is not None:
             progress(done[0], len(swept))

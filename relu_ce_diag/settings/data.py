@@ -86,25 +86,38 @@ def _array(path: str, z: np.lib.npyio.NpzFile, key: str) -> Array:
     return a
 
 
-def load_npz(path: str) -> tuple[Array, Array, Array | None]:
-    """Load X (N, n_in), Y (N, n_out) and optional W (P,) from an .npz file; check shapes."""
+def read_npz(path: str) -> dict[str, Array]:
+    """Load every array of an .npz file, in the file's order, each checked (real, finite, not
+    empty, not too large): integer arrays (labels) keep their integer dtype, the rest become
+    float64."""
     p = Path(path)
     if not p.is_file():
         raise DataError(path, "no such file")
     try:
         with np.load(p, allow_pickle=False) as z:
-            missing = [k for k in ("X", "Y") if k not in z.files]
-            if missing:
-                raise DataError(path, f"missing array(s) {', '.join(missing)}; the file holds "
-                                f"{', '.join(z.files) or 'no arrays'} (need X and Y, W optional)")
-            X, Y = _array(path, z, "X"), _array(path, z, "Y")
-            W = _array(path, z, "W") if "W" in z.files else None
+            out = {}
+            for key in z.files:
+                a = _array(path, z, key)
+                kind = z[key].dtype.kind
+                out[key] = a.astype(z[key].dtype) if kind in "iub" else a
+            return out
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         if "pickle" in str(exc):  # NumPy's text would invite allow_pickle: say what is wrong
             raise DataError(path, "not a readable .npz file (not a zip of numeric arrays; "
                             "object arrays and pickled data are refused; save with np.savez)"
                             ) from None
         raise DataError(path, f"not a readable .npz file ({exc})") from None
+
+
+def load_npz(path: str) -> tuple[Array, Array, Array | None]:
+    """Load X (N, n_in), Y (N, n_out) and optional W (P,) from an .npz file; check shapes."""
+    arrays = read_npz(path)
+    missing = [k for k in ("X", "Y") if k not in arrays]
+    if missing:
+        raise DataError(path, f"missing array(s) {', '.join(missing)}; the file holds "
+                        f"{', '.join(arrays) or 'no arrays'} (need X and Y, W optional)")
+    X, Y = arrays["X"].astype(np.float64), arrays["Y"].astype(np.float64)
+    W = arrays["W"].astype(np.float64) if "W" in arrays else None
     if X.ndim != 2 or Y.ndim != 2:
         raise DataError(path, f"X and Y must be 2-D (samples x features); got shapes "
                         f"{X.shape} and {Y.shape}")

@@ -10,6 +10,7 @@ import numpy as np
 
 from relu_ce_diag.errors import OptionError, unknown_name
 from relu_ce_diag.model.activations import ACTIVATIONS, DEFAULT_ACT, HIDDEN_NAMES
+from relu_ce_diag.model.described import L2_FORMS, LAYOUTS, REDUCTIONS
 from relu_ce_diag.model.losses import DEFAULT_LOSS, LOSSES, MATLAB_EPS
 from relu_ce_diag.model.network import Net, hidden_from_size
 
@@ -27,10 +28,15 @@ class Description:
     hidden: tuple[int, ...] | None = None
     leaky_slope: float = 0.01
     relu_grad_at_zero: float = 0.0
+    layout: str | None = None
+    reduction: str | None = None
+    l2: float | None = None
+    l2_form: str | None = None
 
     @property
     def given(self) -> bool:
-        return any(v is not None for v in (self.act, self.out, self.loss, self.eps, self.hidden))
+        return any(v is not None for v in (self.act, self.out, self.loss, self.eps, self.hidden,
+                                           self.layout, self.reduction, self.l2, self.l2_form))
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,9 @@ class FunctionSpec:
     hidden: tuple[int, ...] = ()
     leaky_slope: float = 0.01
     relu_grad_at_zero: float = 0.0
+    layout: str | None = None
+    reduction: str | None = None
+    l2: float | None = None
 
     @property
     def id(self) -> str:
@@ -69,12 +78,13 @@ class FunctionSpec:
                 "samples": self.samples, "targets": "onehot", "seed": self.seed,
                 "step": self.step, "dtype": self.dtype,
                 "relu_grad_at_zero": self.relu_grad_at_zero,
-                "leaky_slope": self.leaky_slope, "data": self.data}
+                "leaky_slope": self.leaky_slope, "data": self.data,
+                **({"layout": self.layout, "reduction": self.reduction, "l2": self.l2}
+                   if self.layout else {})}
 
 
-def describe_net(d: Description, W: Array, X: Array, Y: Array, label: str = "{}") -> Net:
-    """Build the seed-layout network a description implies, sizes inferred from the arrays;
-    errors name the option as ``label`` formats it (``--{}`` on the command line)."""
+def net_names(d: Description, label: str = "{}") -> tuple[str, str, str]:
+    """Return the described (hidden activation, output activation, loss), defaults filled."""
     act = d.act or DEFAULT_ACT
     if act not in HIDDEN_NAMES:
         raise unknown_name(label.format("act"), act, HIDDEN_NAMES)
@@ -84,6 +94,13 @@ def describe_net(d: Description, W: Array, X: Array, Y: Array, label: str = "{}"
     out = d.out or LOSSES[loss].output_for(act)
     if out not in ACTIVATIONS:
         raise unknown_name(label.format("out"), out, ACTIVATIONS)
+    return act, out, loss
+
+
+def describe_net(d: Description, W: Array, X: Array, Y: Array, label: str = "{}") -> Net:
+    """Build the seed-layout network a description implies, sizes inferred from the arrays;
+    errors name the option as ``label`` formats it (``--{}`` on the command line)."""
+    act, out, loss = net_names(d, label)
     n_in, n_out = X.shape[1], Y.shape[1]
     hidden = d.hidden
     if hidden is None or len(hidden) == 1:
@@ -101,3 +118,17 @@ def describe_net(d: Description, W: Array, X: Array, Y: Array, label: str = "{}"
                           f"widths whose network has {W.size} parameters like W "
                           f"(these give {net.n_params})")
     return net
+
+
+def validate_description(d: Description, label: str = "{}") -> Description:
+    """Check the names and numbers of a description; raise OptionError naming the option."""
+    if d.layout is not None and d.layout not in LAYOUTS:
+        raise unknown_name(label.format("layout"), d.layout, LAYOUTS)
+    if d.reduction is not None and d.reduction not in REDUCTIONS:
+        raise unknown_name(label.format("reduction"), d.reduction, REDUCTIONS)
+    if d.l2 is not None and not (isinstance(d.l2, (int, float)) and d.l2 >= 0):
+        raise OptionError(label.format("l2"), d.l2, "a number >= 0")
+    if d.l2_form is not None and d.l2_form not in L2_FORMS:
+        raise unknown_name(label.format("l2-form"), d.l2_form, L2_FORMS)
+    net_names(d, label)
+    return d

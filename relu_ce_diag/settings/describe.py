@@ -1,0 +1,149 @@
+"""Read a user's description (``--act --loss --layout --reduction --l2``) against their point:
+which layout the parameters are in (detected from names and shapes where unambiguous), the
+network's sizes, and the data as the seed network takes it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import numpy as np
+
+from relu_ce_diag.errors import OptionError
+from relu_ce_diag.model.described import LAYOUTS, Described, seed_described
+from relu_ce_diag.model.losses import MATLAB_EPS
+from relu_ce_diag.model.network import Net
+from relu_ce_diag.settings.function import Description, describe_net, net_names
+from relu_ce_diag.settings.params import Point
+
+Array = np.ndarray
+
+
+def _layers(point: Point) -> dict[int, dict[str, int]]:
+    """Return {layer: {'w': block index, 'b': block index}} from names like W1 b1 w2."""
+    out: dict[int, dict[str, int]] = {}
+    for k, b in enumerate(point.layout.blocks):
+        m = re.fullmatch(r"([WwBb])_?(\d+)", b.name)
+        if m is None:
+            raise OptionError("--layout", b.name, "parameters named by layer, such as W1 b1 W2 "
+                              "b2 (cs231n, columns) or w1 w2 (seed), to describe the network")
+        out.setdefault(int(m.group(2)), {})[m.group(1).lower()] = k
+    if sorted(out) != list(range(1, len(out) + 1)):
+        raise OptionError("--layout", ", ".join(b.name for b in point.layout.blocks),
+                          "layers numbered 1, 2, ... without gaps")
+    return out
+
+
+def detect_layout(point: Point) -> str:
+    """Return the layout the point's parameters are in, or raise naming the ambiguity."""
+    if not point.named:
+        return "seed"
+    layers = _layers(point)
+    if all(set(d) == {"w"} for d in layers.values()):
+        return "seed"
+    blocks, X = point.layout.blocks, point.X
+    w1, b1 = blocks[layers[1]["w"]], blocks[layers[1].get("b", layers[1]["w"])]
+    cs = X.ndim == 2 and len(w1.shape) == 2 and X.shape[1] == w1.shape[0] and len(b1.shape) == 1
+    col = (X.ndim == 2 and len(w1.shape) == 2 and X.shape[0] == w1.shape[1]
+           and b1.shape in ((w1.shape[0], 1), (w1.shape[0],)))
+    if cs == col:
+        raise OptionError("--layout", None, f"one of {', '.join(LAYOUTS)} (the shapes of X "
+                          f"{X.shape}, {w1.name} {w1.shape} and {b1.name} {b1.shape} fit "
+                          f"{'both cs231n and columns' if cs else 'no known layout'})")
+    return "cs231n" if cs else "columns"
+
+
+def _onehot(y: Array, classes: int, source: str) -> Array:
+    """Return one-hot rows (N, classes) of integer labels (0-based, or 1-based 1..classes)."""
+    y = np.asarray(y).reshape(-1)
+    if y.dtype.kind not in "iub" and not np.all(y == np.round(y)):
+        raise OptionError(source, "y", "integer class labels")
+    y = y.astype(np.int64)
+    if y.size and y.min() >= 1 and y.max() == classes:
+        y = y - 1  # 1-based labels (MATLAB, course code)
+    if y.size and (y.min() < 0 or y.max() >= classes):
+        raise OptionError(source, f"labels {int(y.min())}..{int(y.max())}",
+                          f"labels 0..{classes - 1} (or 1..{classes})")
+    return np.eye(classes)[y]
+
+
+def _sizes(point: Point, layers: dict[int, dict[str, int]], layout: str) -> tuple[int, ...]:
+    """Return (n_0, ..., n_L) from the weight blocks' shapes."""
+    shapes = [point.layout.blocks[layers[k]["w"]].shape for k in sorted(layers)]
+    if any(len(s) != 2 for s in shapes):
+        raise OptionError("--layout", layout, "2-D weight matrices")
+    if layout == "cs231n":
+        sizes = [shapes[0][0]] + [s[1] for s in shapes]
+        chain = all(shapes[k][1] == shapes[k + 1][0] for k in range(len(shapes) - 1))
+    elif layout == "columns":
+        sizes = [shapes[0][1]] + [s[0] for s in shapes]
+        chain = all(shapes[k][0] == shapes[k + 1][1] for k in range(len(shapes) - 1))
+    else:  # seed, named: w_l is (n_l, n_{l-1} + 1)
+        sizes = [shapes[0][1] - 1] + [s[0] for s in shapes]
+        chain = all(shapes[k][0] + 1 == shapes[k + 1][1] for k in range(len(shapes) - 1))
+    if not chain:
+        raise OptionError("--layout", layout, "weights whose shapes chain layer to layer; got "
+                          + ", ".join(str(s) for s in shapes))
+    return tuple(int(n) for n in sizes)
+
+
+def _perm(point: Point, layers: dict[int, dict[str, int]], layout: str,
+          sizes: tuple[int, ...]) -> tuple[Array, Array]:
+    """Return the user's flat index of every seed-layout entry (P,), and the weights mask."""
+    blocks = point.layout.blocks
+    idx, weights = [], np.zeros(point.W.size, dtype=bool)
+    for k in sorted(layers):
+        n_out, n_in = sizes[k], sizes[k - 1]
+        w = blocks[layers[k]["w"]]
+        rows, cols = np.meshgrid(np.arange(n_out), np.arange(n_in + 1), indexing="ij")
+        if layout == "seed":
+            flat = w.start + rows * (n_in + 1) + cols
+            weights[w.start:w.start + w.size] = (np.arange(w.size) % (n_in + 1)) < n_in
+        else:
+            b = blocks[layers[k]["b"]]
+            if b.size != n_out:
+                raise OptionError("--layout", f"{b.name} {b.shape}", f"{n_out} biases")
+            inner = (w.start + cols * n_out + rows if layout == "cs231n"
+                     else w.start + rows * n_in + cols)
+            flat = np.where(cols < n_in, inner, b.start + rows)
+            weights[w.slice] = True
+        idx.append(flat.ravel(order="F"))  # the seed vector is column-major
+    return np.concatenate(idx), weights
+
+
+def _data(point: Point, layout: str, n_in: int, n_out: int, source: str) -> tuple[Array, Array]:
+    """Return X (N, n_in) and Y (N, n_out) as the seed network takes them."""
+    X = np.asarray(point.X, dtype=np.float64)
+    Y = np.asarray(point.Y)
+    if layout == "columns":
+        X = X.T
+        Y = Y.T if Y.ndim == 2 else Y.reshape(-1, 1)
+    if Y.ndim == 1 or (Y.ndim == 2 and Y.shape[1] == 1 and n_out > 1):
+        Y = _onehot(Y, n_out, source) if n_out > 1 else Y.reshape(-1, 1)
+    if X.ndim != 2 or X.shape[1] != n_in or Y.shape != (X.shape[0], n_out):
+        raise OptionError("--layout", layout, f"X and Y that fit it: {n_in} inputs and "
+                          f"{n_out} outputs per sample; got X {point.X.shape} and "
+                          f"{point.target} {point.Y.shape}")
+    return X, Y.astype(np.float64)
+
+
+def describe_user(d: Description, point: Point, label: str = "--{}") -> Described:
+    """Build the described network of a user's point (its reduction and L2 form as given or
+    as defaults; ``model.described.fit`` settles them against the function's loss)."""
+    layout = d.layout or detect_layout(point)
+    if layout == "seed" and not point.named:
+        Y = np.asarray(point.Y, dtype=np.float64)
+        net = describe_net(d, point.W.reshape(-1), np.asarray(point.X, dtype=np.float64), Y,
+                           label)
+        base = seed_described(net, point.X, Y)
+    else:
+        layers = _layers(point)
+        sizes = _sizes(point, layers, layout)
+        act, out, loss = net_names(d, label)
+        net = Net(sizes, act, out, loss, MATLAB_EPS if d.eps is None else d.eps,
+                  d.relu_grad_at_zero, d.leaky_slope)
+        perm, weights = _perm(point, layers, layout, sizes)
+        X, Y = _data(point, layout, sizes[0], sizes[-1], label.format("data"))
+        base = Described(net, layout, perm, weights, X, Y)
+    return replace(base, reduction=d.reduction or "sum", l2=d.l2 or 0.0,
+                   l2_form=d.l2_form or "lam*sum(W^2)")
