@@ -24,7 +24,7 @@ def call(fn, W, X, Y, label):
 
 def check_blackbox(fn, W, X, Y, **kw):
     """The black-box source's view of a check: calls, kind per entry, one-sided slopes."""
-    c = check_source(UserCode(fn, flat_point(W, X, Y), "fn"), **kw)
+    c = check_source(InProcess(UserCode(fn, flat_point(W, X, Y), "fn")), **kw)
     return SimpleNamespace(calls=c.black.calls, kind=c.judged.kind, left=c.black.left,
                            right=c.black.right)
 

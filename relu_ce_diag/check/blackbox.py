@@ -16,9 +16,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from relu_ce_diag.check.calling import Call, UserCode
+from relu_ce_diag.check.calling import Call
 from relu_ce_diag.check.checked import BlackBoxInfo, Checked
-from relu_ce_diag.check.host import InProcess
+from relu_ce_diag.check.host import Host
 from relu_ce_diag.check.onesided import NOISE_FACTOR, Sides, explain_sides, flat
 from relu_ce_diag.check.pipeline import (
     FLAT,
@@ -82,7 +82,7 @@ class FunctionSource:
 
     refine_all = False
 
-    def __init__(self, host: InProcess, W: Array, df: Array, f0: float, prec: Precision,
+    def __init__(self, host: Host, W: Array, df: Array, f0: float, prec: Precision,
                  V: Array | None, progress: Progress | None) -> None:
         self.host, self.W, self.df, self.f0, self.prec, self.V = host, W, df, f0, prec, V
         self.eps_machine = prec.eps
@@ -166,16 +166,15 @@ class FunctionSource:
         return MISMATCH if kind is None else kind
 
 
-def open_function(code: UserCode, *, precision: str | None = None,
+def open_function(host: Host, *, precision: str | None = None,
                   directions: int | None = None, seed: int = 0,
                   progress: Progress | None = None) -> tuple[FunctionSource, Call]:
     """Call the function at its point (twice: it must be deterministic), find the precision
     it computes in, and return the source of its checks with the call at W."""
-    label, W = code.label, code.point.W
+    label, W = host.label, host.point.W
     if W.dtype.kind != "f":
         W = W.astype(np.float64)
     rng = np.random.default_rng(seed)
-    host = InProcess(code)
     base = host.value_and_grad(W, "at W")
     if not np.isfinite(base.f):
         raise UserFunctionError(f"{label}: f is {base.f} at W; the gradient of a non-finite "
@@ -191,7 +190,7 @@ def open_function(code: UserCode, *, precision: str | None = None,
     return FunctionSource(host, W, df, f0, prec, V, progress), base
 
 
-def check_function(code: UserCode, *, step: float | None = None,
+def check_function(host: Host, *, step: float | None = None,
                    precision: str | None = None, directions: int | None = None,
                    seed: int = 0, progress: Progress | None = None,
                    described: Described | None = None, given: tuple[str, ...] = (),
@@ -200,9 +199,9 @@ def check_function(code: UserCode, *, step: float | None = None,
     random directions (2K calls). ``described`` is the network the user described; its
     reduction and L2 form, unless ``given``, are fitted to the function's loss, and the fitted
     description gives the exact gradient and names the entries of a flat W."""
-    src, base = open_function(code, precision=precision, directions=directions, seed=seed,
+    src, base = open_function(host, precision=precision, directions=directions, seed=seed,
                               progress=progress)
-    point, label, prec, V = code.point, code.label, src.prec, src.V
+    point, label, prec, V = host.point, host.label, src.prec, src.V
     h = step if step is not None else STEP[prec.name]
     j = judge(src, h)
     what = "random directions" if V is not None else "entries"
@@ -215,8 +214,8 @@ def check_function(code: UserCode, *, step: float | None = None,
                      reduction_given="reduction" in given, form_given="l2_form" in given)
         exact = fitted.loss_and_grad(W)[1] if fitted is not None else None
     info = BlackBoxInfo(prec.name, prec.eps, prec.reason, prec.noise, src.left, src.right,
-                        src.host.calls, described, code.extra_values, fitted)
-    spec = _spec(code, h, prec.name, seed, data, fitted or described)
+                        host.calls, described, host.extra_values, fitted, host.language)
+    spec = _spec(host, h, prec.name, seed, data, fitted or described)
     if V is not None:
         return Checked(f"{label} [{directions} directions]", spec, base.f, src.df, exact, W,
                        point.X, point.Y, None, "directions", j, status, reason, black=info,
@@ -227,11 +226,11 @@ def check_function(code: UserCode, *, step: float | None = None,
                    j, status, reason, black=info)
 
 
-def _spec(code: UserCode, h: float, dtype: str, seed: int, data: str | None,
+def _spec(host: Host, h: float, dtype: str, seed: int, data: str | None,
           d: Described | None) -> FunctionSpec:
     """Record the settings of a user function's check (and its description, if any)."""
-    X, Y = code.point.X, code.point.Y
-    spec = FunctionSpec(code.label, _width(X), _width(Y), _samples(X), h, dtype, seed, data)
+    X, Y = host.point.X, host.point.Y
+    spec = FunctionSpec(host.label, _width(X), _width(Y), _samples(X), h, dtype, seed, data)
     if d is None:
         return spec
     net = d.net

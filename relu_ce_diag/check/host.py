@@ -1,27 +1,64 @@
 """Where a user's function runs: the one way relu-diag calls user code.
 
 A host evaluates the function at W (loss and gradient) and at batches of stencil points
-(loss only), counting the calls. ``InProcess`` calls the function in this process, through
-its ``UserCode`` adapter (fresh copies of W, X and Y every time).
+(loss only), counting the calls, and knows the function's point, its label, the language its
+fixes are written in, and how many values past (f, df) it returned. ``InProcess`` calls a
+Python function in this process through its ``UserCode`` adapter (fresh copies of W, X and Y
+every time). Other hosts (another process, GNU Octave) implement the same ``Host`` protocol.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 import numpy as np
 
 from relu_ce_diag.check.calling import Call, UserCode
+from relu_ce_diag.settings.params import Point
 
 Array = np.ndarray
+Done = Callable[[int], None]
+
+
+class Host(Protocol):
+    """What the black-box check needs from wherever the user's function runs."""
+
+    label: str
+    point: Point
+    language: str  # numpy | matlab: the language of printed fixes
+    calls: int
+
+    @property
+    def extra_values(self) -> int:
+        """How many values past (f, df) the function returned."""
+        ...
+
+    def value_and_grad(self, W: Array, where: str = "at W") -> Call:
+        """Return f and df (P,) at the flat parameters W (P,)."""
+        ...
+
+    def loss(self, W: Array, where: str) -> float:
+        """Return f at W (P,)."""
+        ...
+
+    def losses(self, points: Iterable[tuple[Array, str]], done: Done | None = None) -> Array:
+        """Return f at every point (W, where), in order; ``done(n)`` as calls finish."""
+        ...
 
 
 class InProcess:
-    """Call a user's function in this process; ``calls`` counts the calls."""
+    """Call a user's Python function in this process; ``calls`` counts the calls."""
+
+    language = "numpy"
 
     def __init__(self, code: UserCode) -> None:
-        self.code, self.label = code, code.label
+        self.code, self.label, self.point = code, code.label, code.point
         self.calls = 0
+
+    @property
+    def extra_values(self) -> int:
+        return self.code.extra_values
 
     def value_and_grad(self, W: Array, where: str = "at W") -> Call:
         """Return f and df (P,) at W (P,)."""
@@ -33,8 +70,7 @@ class InProcess:
         self.calls += 1
         return self.code.loss(W, where)[0]
 
-    def losses(self, points: Iterable[tuple[Array, str]],
-               done: Callable[[int], None] | None = None) -> Array:
+    def losses(self, points: Iterable[tuple[Array, str]], done: Done | None = None) -> Array:
         """Return f at every point (W, where) in order; ``done(n)`` after each."""
         out = []
         for W, where in points:

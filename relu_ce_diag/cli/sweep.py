@@ -101,6 +101,7 @@ def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...], limits: Any,
     from rich.progress import Progress
 
     from relu_ce_diag.check.calling import UserCode
+    from relu_ce_diag.check.host import InProcess
     from relu_ce_diag.check.userfn import load_function
     from relu_ce_diag.errors import OptionError, TooLargeError
     from relu_ce_diag.run.function import load_point
@@ -126,8 +127,8 @@ def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...], limits: Any,
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("steps", total=None)
         result = sweep_function(
-            code, swept, check_step=spec.step, precision=spec.dtype if dtype_given else None,
-            progress=lambda done, total: bar.update(task, completed=done, total=total))
+            InProcess(code), swept, check_step=spec.step,
+            precision=spec.dtype if dtype_given else None, progress=lambda done, total: bar.update(task, completed=done, total=total))
     X, Y = point.X, point.Y
     settings = {"fn": fn_ref, "data": spec.data, "samples": int(X.shape[0]),
                 "inputs": int(X.shape[1]) if X.ndim == 2 else 1,

@@ -13,6 +13,7 @@ import numpy as np
 from relu_ce_diag.check.blackbox import Progress
 from relu_ce_diag.check.blackbox import check_function as check_source
 from relu_ce_diag.check.calling import UserCode
+from relu_ce_diag.check.host import Host, InProcess
 from relu_ce_diag.check.userfn import describe
 from relu_ce_diag.diagnostics import diagnose
 from relu_ce_diag.errors import OptionError
@@ -24,15 +25,15 @@ from relu_ce_diag.settings.params import Point, flat_point, named_point
 Array = np.ndarray
 
 
-def run_function(code: UserCode, desc: Description, *, step: float | None = None,
+def run_function(host: Host, desc: Description, *, step: float | None = None,
                  precision: str | None = None, directions: int | None = None, seed: int = 0,
                  progress: Progress | None = None, data: str | None = None,
                  ignore: tuple[str, ...] = (), label: str = "{}") -> CellResult:
     """Check a user's function at its point as described (if at all), diagnose, and build
     the result; option names in errors are formatted by ``label``."""
-    described = describe_user(desc, code.point, label) if desc.given else None
+    described = describe_user(desc, host.point, label) if desc.given else None
     given = tuple(k for k in ("reduction", "l2_form") if getattr(desc, k) is not None)
-    checked = check_source(code, step=step, precision=precision, directions=directions,
+    checked = check_source(host, step=step, precision=precision, directions=directions,
                            seed=seed, progress=progress, described=described, given=given,
                            data=data)
     return build_result(checked, diagnose(checked, ignore))
@@ -79,5 +80,5 @@ def check_function(fn: Callable[..., object], params: Array | Mapping[str, Array
         raise OptionError("directions", directions, "a whole number >= 1")
     point = point_of(params, X, Y)
     code = UserCode(fn, point, label or describe(fn), args=args, grad=grad)
-    return run_function(code, d, step=step, precision=precision, directions=directions,
+    return run_function(InProcess(code), d, step=step, precision=precision, directions=directions,
                         seed=seed, progress=progress, ignore=ignore)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 
 from relu_ce_diag.check.blackbox import Progress, plan
 from relu_ce_diag.check.calling import UserCode
+from relu_ce_diag.check.host import InProcess
 from relu_ce_diag.check.userfn import load_function
 from relu_ce_diag.errors import TooLargeError
 from relu_ce_diag.results.cell import CellResult
@@ -61,5 +62,6 @@ def check_file(ref: str, data: str, desc: Description, *, step: float | None = N
         describe_user(desc, point, "--{}")
     if announce is not None:
         announce(plan(uf.label, P, directions))
-    return run_function(code, desc, step=step, precision=precision, directions=directions,
-                        seed=seed, progress=progress, data=data, ignore=ignore, label="--{}")
+    return run_function(InProcess(code), desc, step=step, precision=precision,
+                        directions=directions, seed=seed, progress=progress, data=data,
+                        ignore=ignore, label="--{}")

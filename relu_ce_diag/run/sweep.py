@@ -27,7 +27,7 @@ import numpy as np
 
 from relu_ce_diag.check.blackbox import open_function
 from relu_ce_diag.check.builtin import prologue
-from relu_ce_diag.check.calling import UserCode
+from relu_ce_diag.check.host import Host
 from relu_ce_diag.check.pipeline import KINK, judge
 from relu_ce_diag.model.precision import STEP, eps_machine
 from relu_ce_diag.numeric import central_differences
@@ -188,7 +188,7 @@ def sweep_prepared(prep: Prepared, steps: Sequence[float],
     return classify(points, eps_machine(arr.W.dtype), check_step)
 
 
-def sweep_function(code: UserCode, steps: Sequence[float], *,
+def sweep_function(host: Host, steps: Sequence[float], *,
                    check_step: float | None = None, precision: str | None = None,
                    progress: Callable[[int, int], None] | None = None) -> Sweep:
     """Sweep a user's function at its point.
@@ -198,7 +198,7 @@ def sweep_function(code: UserCode, steps: Sequence[float], *,
     step); then 2P calls per step. A black box shows no other kinks or clamps: a stencil
     that straddles a nearby kink only slows the fall of the error at large steps.
     """
-    src, _ = open_function(code, precision=precision)
+    src, _ = open_function(host, precision=precision)
     h0 = check_step if check_step is not None else STEP[src.prec.name]
     kinked = judge(src, h0).kind == KINK
     swept = with_step(steps, h0)
