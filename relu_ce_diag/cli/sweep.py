@@ -128,7 +128,8 @@ def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...], limits: Any,
         task = bar.add_task("steps", total=None)
         result = sweep_function(
             InProcess(code), swept, check_step=spec.step,
-            precision=spec.dtype if dtype_given else None, progress=lambda done, total: bar.update(task, completed=done, total=total))
+            precision=spec.dtype if dtype_given else None,
+            progress=lambda done, total: bar.update(task, completed=done, total=total))
     X, Y = point.X, point.Y
     settings = {"fn": fn_ref, "data": spec.data, "samples": int(X.shape[0]),
                 "inputs": int(X.shape[1]) if X.ndim == 2 else 1,
