@@ -39,6 +39,13 @@ from relu_ce_diag.cli.options import (
 @click.option("--arg", "fn_args", multiple=True, metavar="NAME=VALUE",
               help="With --fn: pass an extra argument by name, e.g. --arg lam=3 (repeatable); "
                    "the first three other parameters get the parameters, X and Y.")
+@click.option("--call", "call_expr", default=None, metavar="EXPR",
+              help="With --fn FILE.m: an Octave expression in W, X, Y (and the data file's "
+                   "variables) that returns [f, df], for other signatures.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+              help="With --fn: evaluate the perturbed calls in N worker processes.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="SECONDS", help="With --fn: stop a call that runs longer than this.")
 @description_options
 @click.option("--directions", type=click.IntRange(min=1), default=None, metavar="K",
               help="Check K seeded random directions (2K evaluations) instead of every entry.")
@@ -61,7 +68,7 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
     ignore, explain_found = check_ids(tuple(kw.pop("ignore_ids"))), kw.pop("explain_found")
     method = kw.pop("numeric")
     fn_extra = {k: kw.pop(k) for k in ("grad_ref", "fn_args", "layout", "reduction", "l2",
-                                       "l2_form")}
+                                       "l2_form", "call_expr", "jobs", "timeout")}
     spec = validate(spec_from_options(kw))
     for target in (output, save_grads):  # an unwritable file is refused before the work
         if target is not None:
@@ -94,10 +101,11 @@ def _run(spec: Any, fn_ref: str | None, directions: int | None, limits: Any,
         return _check_fn(spec, fn_ref, directions, None if limits.force else limits.max_params,
                          ignore, fn_extra)
     for option, value in fn_extra.items():
-        if value not in (None, ()):
+        if value not in (None, (), 1) or (option == "jobs" and value != 1):
             from relu_ce_diag.errors import OptionError
-            raise OptionError("--" + option.replace("_ref", "").replace("fn_args", "arg")
-                              .replace("_", "-"), value, "only with --fn (your own function)")
+            name = {"grad_ref": "grad", "fn_args": "arg", "call_expr": "call"}.get(option, option)
+            raise OptionError("--" + name.replace("_", "-"), value,
+                              "only with --fn (your own function)")
     from relu_ce_diag.run.cell import run_cell
     return run_cell(spec, limits, directions=directions, ignore=ignore, method=method)
 
@@ -111,7 +119,7 @@ def _check_fn(spec: Any, fn_ref: str, directions: int | None, max_params: int | 
 
     from relu_ce_diag.errors import OptionError
     from relu_ce_diag.run.function import check_file
-    from relu_ce_diag.settings.function import Description, validate_description
+    from relu_ce_diag.settings.function import Calling, Description, validate_description
 
     ctx = click.get_current_context()
     given = {k for k in ("act", "out", "loss", "eps", "hidden", "dtype")
@@ -123,13 +131,14 @@ def _check_fn(spec: Any, fn_ref: str, directions: int | None, max_params: int | 
         **{k: getattr(spec, k) for k in given - {"dtype"}}, leaky_slope=spec.leaky_slope,
         relu_grad_at_zero=spec.relu_grad_at_zero, layout=extra["layout"],
         reduction=extra["reduction"], l2=extra["l2"], l2_form=extra["l2_form"]), "--{}")
+    calling = Calling(fn_ref, extra["grad_ref"], tuple(parse_args(extra["fn_args"]).items()),
+                      extra["call_expr"], extra["jobs"], extra["timeout"])
     err = Console(stderr=True)
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("calls", total=None)
         return check_file(
-            fn_ref, spec.data, desc, step=spec.step, directions=directions, seed=spec.seed,
-            max_params=max_params, ignore=ignore, args=parse_args(extra["fn_args"]),
-            grad_ref=extra["grad_ref"],
+            calling, spec.data, desc, step=spec.step, directions=directions, seed=spec.seed,
+            max_params=max_params, ignore=ignore,
             precision=spec.dtype if "dtype" in given else None,
             announce=lambda text: err.print(f"relu-diag: {text}", markup=False,
                                             highlight=False, soft_wrap=True),

@@ -100,18 +100,16 @@ def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...], limits: Any,
     from rich.console import Console
     from rich.progress import Progress
 
-    from relu_ce_diag.check.calling import UserCode
-    from relu_ce_diag.check.host import InProcess
-    from relu_ce_diag.check.userfn import load_function
+    from relu_ce_diag.check.hosts import open_host
     from relu_ce_diag.errors import OptionError, TooLargeError
-    from relu_ce_diag.run.function import load_point
     from relu_ce_diag.run.sweep import sweep_function
+    from relu_ce_diag.settings.function import Calling
 
     if spec.data is None:
         raise OptionError("--data", None, "an .npz file holding X, Y and the parameters when "
                           "--fn is given")
-    uf = load_function(fn_ref)
-    point = load_point(spec.data, uf.fn, {})
+    host = open_host(Calling(fn_ref), spec.data)
+    point = host.point
     P = point.W.size
     if limits.max_params < P and not limits.force:
         raise TooLargeError(f"{spec.data}: W has {P:,} parameters, more than --max-params "
@@ -120,18 +118,17 @@ def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...], limits: Any,
     ctx = click.get_current_context()
     dtype_given = ctx.get_parameter_source("dtype") not in (None, ParameterSource.DEFAULT)
     calls = 2 * P * (len(swept) + 1) + 2
-    click.echo(f"relu-diag: sweeping {uf.label}: about {calls} calls (2 x {P} parameters "
+    click.echo(f"relu-diag: sweeping {host.label}: about {calls} calls (2 x {P} parameters "
                f"at each of {len(swept)} steps and the check's step)", err=True)
     err = Console(stderr=True)
-    code = UserCode(uf.fn, point, uf.label, args=dict(point.others))
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("steps", total=None)
         result = sweep_function(
-            InProcess(code), swept, check_step=spec.step,
+            host, swept, check_step=spec.step,
             precision=spec.dtype if dtype_given else None,
             progress=lambda done, total: bar.update(task, completed=done, total=total))
     X, Y = point.X, point.Y
     settings = {"fn": fn_ref, "data": spec.data, "samples": int(X.shape[0]),
                 "inputs": int(X.shape[1]) if X.ndim == 2 else 1,
                 "outputs": int(Y.shape[1]) if Y.ndim == 2 else 1}
-    return uf.label, settings, P, result
+    return host.label, settings, P, result

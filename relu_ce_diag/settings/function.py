@@ -40,6 +40,21 @@ class Description:
 
 
 @dataclass(frozen=True)
+class Calling:
+    """How to call a user's function: ``ref`` (``FILE.py:NAME``, ``package.module:NAME``), a
+    separate gradient function ``grad``, extra arguments by name, an expression ``call``
+    for other signatures (Octave), ``jobs`` worker processes for the perturbed calls, and
+    a ``timeout`` in seconds per call (None: none)."""
+
+    ref: str
+    grad: str | None = None
+    args: tuple[tuple[str, object], ...] = ()
+    call: str | None = None
+    jobs: int = 1
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     """A user function's check: its label (``file.py:NAME``), the data file (if any), the
     sizes of X and Y, the seed of the directions, the step and the precision it was judged

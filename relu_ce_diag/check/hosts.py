@@ -1,0 +1,45 @@
+"""Open the host a user's function runs in, with its point read from the data file.
+
+``open_host`` is the one place that decides where user code runs; every command that checks
+a user's function (check, sweep, grid cells) goes through it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+
+from relu_ce_diag.check.calling import UserCode
+from relu_ce_diag.check.host import Host, InProcess
+from relu_ce_diag.check.userfn import load_function
+from relu_ce_diag.settings.data import read_npz
+from relu_ce_diag.settings.function import Calling
+from relu_ce_diag.settings.params import Point, point_from_arrays
+
+
+def extra_names(fn: Callable[..., object], args: Mapping[str, object]) -> tuple[str, ...]:
+    """Return the names of the parameters the function takes besides the three that receive
+    the parameters, X and Y (the first three without a default, ``--arg`` names aside)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return ()
+    open_ = [p.name for p in params if p.name not in args
+             and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return tuple(open_[3:])
+
+
+def load_point(data: str, fn: Callable[..., object], args: Mapping[str, object]) -> Point:
+    """Read the data file of a user's function: X, Y (or y), its parameters, and the
+    variables the function takes by name (not given by ``--arg``)."""
+    return point_from_arrays(read_npz(data), data, extra_names(fn, args))
+
+
+def open_host(calling: Calling, data: str) -> Host:
+    """Load the user's function and its point, and return the host that calls it."""
+    uf = load_function(calling.ref)
+    grad = load_function(calling.grad).fn if calling.grad is not None else None
+    args = dict(calling.args)
+    point = load_point(data, uf.fn, args)
+    args.update(point.others)
+    return InProcess(UserCode(uf.fn, point, uf.label, args=args, grad=grad))
