@@ -42,10 +42,12 @@ def _hdf(net: Net) -> HiddenDf:
     return f
 
 
-def _changed(net: Net, change: Callable[[Array], Array]) -> HiddenDf:
-    """Return ``change`` of the hidden derivative of ``net`` (ones: no mask; minus: sign)."""
+def _changed(net: Net, change: Callable[[Array], Array], only: int | None = None) -> HiddenDf:
+    """Return ``change`` of the hidden derivative of ``net`` (ones: no mask; minus: sign), at
+    every hidden layer or ``only`` the one of that 0-based weight layer."""
     def f(layer: int, z: Array, a: Array) -> Array:
-        return change(net.layer_act(layer).df(z, a, net.leaky_slope, net.at_zero))
+        df = net.layer_act(layer).df(z, a, net.leaky_slope, net.at_zero)
+        return change(df) if only is None or layer == only else df
     return f
 
 
@@ -93,6 +95,12 @@ def _output_bugs(d: Described, fw: Forward, W: Array, code: Coder,
                         f"multiply by the output derivative: for {pair} the correct delta is "
                         f"{correct}",
                         correct), _grads(net, W, fw, g, hdf))
+    if net.canonical and not out.rowwise and not net.loss_fn.shortcut_chain:
+        dact = out.df(fw.z[-1], fw.y, net.leaky_slope, net.at_zero)
+        yield (KnownBug("output-derivative-twice", "the output delta y - Y multiplied by the "
+                        "output activation's derivative again",
+                        f"for {pair} y - Y already is dL/dz: {correct}", correct),
+               _grads(net, W, fw, (fw.y - Y) * dact, hdf))
     if out.rowwise:
         yield (KnownBug("softmax-elementwise", "softmax differentiated element-wise "
                         "(d_out = dL/dy .* y .* (1 - y))",
@@ -114,14 +122,19 @@ def _hidden_bugs(d: Described, fw: Forward, W: Array, code: Coder,
     exact = output_delta(net, fw, d.Y, "exact")
     correct = code.hidden_deltas()
     hidden = [net.layer_act(k) for k in range(net.last)]
-    if any(a.name != "identity" for a in hidden):
-        yield (KnownBug("missing-hidden-derivative", "the hidden delta without the hidden "
-                        "activation's derivative (no relu mask)",
-                        f"multiply by the activation's derivative: {correct}", correct),
-               _grads(net, W, fw, exact, _changed(net, np.ones_like)))
-    yield (KnownBug("hidden-sign", "the hidden delta with the wrong sign",
-                    f"the hidden delta backpropagates with a plus sign: {correct}", correct),
-           _grads(net, W, fw, exact, _changed(net, np.negative)))
+    layers: list[int | None] = [None] + (list(range(net.last)) if net.last > 1 else [])
+    for only in layers:
+        where = "every hidden" if only is None or net.last == 1 else f"hidden layer {only + 1}'s"
+        line = correct if only is None else code.hidden_delta(only + 1)
+        if not (only is None and all(a.piecewise_linear and a.slopes(net.leaky_slope) ==
+                                     (1.0, 1.0) for a in hidden)):
+            yield (KnownBug("missing-hidden-derivative", f"{where} delta without the hidden "
+                            "activation's derivative (no relu mask)",
+                            f"multiply by the activation's derivative: {line}", line),
+                   _grads(net, W, fw, exact, _changed(net, np.ones_like, only)))
+        yield (KnownBug("hidden-sign", f"{where} delta with the wrong sign",
+                        f"the hidden delta backpropagates with a plus sign: {line}", line),
+               _grads(net, W, fw, exact, _changed(net, np.negative, only)))
     for act in {a.name: a for a in hidden if a.slip is not None}.values():
         assert act.slip is not None
         words, wrong = act.slip

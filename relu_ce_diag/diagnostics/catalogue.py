@@ -104,18 +104,27 @@ def _data_variants(d: Described, mats: list[Array], code: Coder,
         yield (KnownBug("sum-instead-of-mean", f"the gradient not divided by N = {N}",
                         f"the loss is a mean over the samples, so is its gradient: {red_fix}",
                         red_fix),), data * N
+    for start, n, layer in d.square:
+        g = data.copy()
+        g[start:start + n * n] = g[start:start + n * n].reshape(n, n).T.ravel()
+        fix = code.weight_grads(layer)
+        yield (KnownBug("transposed-block", f"layer {layer}'s weight gradient transposed",
+                        f"multiply in the order that gives the weights' own layout: {fix}",
+                        fix),), g
     for layer in range(d.net.last + 1):
-        idx, layer_fix = _layer_entries(d, layer), code.weight_grads(layer + 1)
+        idx, grads_fix = _layer_entries(d, layer), code.weight_grads(layer + 1)
+        delta = code.hidden_delta(layer + 1) if layer < d.net.last else code.output_delta()
         w_idx, b_idx = idx[d.weights[idx]], idx[~d.weights[idx]]
         parts = (("layer", idx), ("weights", w_idx), ("bias", b_idx)) if d.net.last > 0 \
             else (("weights", w_idx), ("bias", b_idx))
         for part, where in parts:
+            fix = f"{delta}; {grads_fix}" if part == "layer" else grads_fix
             for factor, what in ((1.0 / N, f"divided by N = {N}"), (float(N), f"times N = {N}")):
                 g = data.copy()
                 g[where] *= factor
                 name = f"layer {layer + 1}'s" if part == "layer" else f"layer {layer + 1}'s {part}"
                 yield (KnownBug("one-block-scaled", f"{name} gradient {what}",
-                                f"scale every block alike: {layer_fix}", layer_fix),), g
+                                f"scale every block alike: {fix}", fix),), g
 
 
 def candidates(d: Described, W: Array, lang: str = "numpy") -> Iterator[Candidate]:

@@ -141,8 +141,8 @@ def _pattern(fitted: list[BlockFit], N: int, tol: float) -> tuple[str, str]:
             names = ", ".join(d["w"].block.name for d in weights_only)
             biases = ", ".join(d["b"].block.name for d in weights_only)
             return (f"only the weights {names} are wrong, not the biases {biases}",
-                    "a term of the weights alone: the L2 penalty's gradient (its factor), or "
-                    "the input to that layer")
+                    "a term of the weights alone: the L2 penalty's gradient (its factor), "
+                    "the input to that layer, or the order of its product (a transpose)")
         if bad_layers and max(by) not in bad_layers:
             names = "/".join(f.block.name for k in bad_layers for f in by[k].values())
             return (f"the output layer is right; the error enters at {names}",

@@ -30,7 +30,8 @@ class Described:
     """A described user network. ``perm`` (P,) gives, for each entry of the seed-layout
     vector, its index in the user's flat parameters; ``weights`` (P,) marks the user's
     entries under the L2 penalty; ``X``, ``Y`` are the data as the seed network takes them
-    (N, n_in), (N, n_out)."""
+    (N, n_in), (N, n_out); ``square`` lists the user's square weight blocks as (first flat
+    index, side, layer) (a transposed one keeps its shape)."""
 
     net: Net
     layout: str
@@ -41,6 +42,7 @@ class Described:
     reduction: str = "sum"
     l2: float = 0.0
     l2_form: str = "lam*sum(W^2)"
+    square: tuple[tuple[int, int, int], ...] = ()
 
     @property
     def samples(self) -> int:

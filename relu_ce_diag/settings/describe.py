@@ -144,6 +144,10 @@ def describe_user(d: Description, point: Point, label: str = "--{}") -> Describe
                   d.relu_grad_at_zero, d.leaky_slope)
         perm, weights = _perm(point, layers, layout, sizes)
         X, Y = _data(point, layout, sizes[0], sizes[-1], label.format("data"))
-        base = Described(net, layout, perm, weights, X, Y)
+        blocks = point.layout.blocks
+        square = tuple((blocks[d["w"]].start, blocks[d["w"]].shape[0], k)
+                       for k, d in sorted(layers.items())
+                       if len(set(blocks[d["w"]].shape)) == 1 and layout != "seed")
+        base = Described(net, layout, perm, weights, X, Y, square=square)
     return replace(base, reduction=d.reduction or "sum", l2=d.l2 or 0.0,
                    l2_form=d.l2_form or "lam*sum(W^2)")
