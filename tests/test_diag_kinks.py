@@ -27,7 +27,7 @@ def _kink_cell():
 def test_shipped_data_matches_its_generator():
     """kink_at_zero.npz is exactly what make_kink_at_zero.py builds."""
     spec = importlib.util.spec_from_file_location(
-        "make_kink_at_zero", ROOT / "configs" / "data" / "make_kink_at_zero.py")
+        "make_kink_at_zero", ROOT / "scripts" / "make_kink_at_zero.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     built = mod.build()

@@ -39,7 +39,8 @@ def _name(path: Path) -> str:
     return ".".join(parts)
 
 
-MODULES = {_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+MODULES = {_name(p): p for p in sorted(PACKAGE.rglob("*.py"))
+           if "grids" not in p.relative_to(PACKAGE).parts}  # grids/ is configs/ (data)
 
 
 def _layer(module: str) -> int:

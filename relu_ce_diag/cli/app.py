@@ -39,6 +39,8 @@ class DiagGroup(click.Group):
         debug = "--debug" in argv or os.environ.get("RELU_DIAG_DEBUG") == "1"
         if "--debug" in argv:  # `relu-diag check ... --debug` works too: it is the group's flag
             argv = ["--debug", *(a for a in argv if a != "--debug")]
+        if not argv:  # the first thing many people type: the help, not an error
+            argv = ["--help"]
         try:
             rv = super().main(args=argv, prog_name=prog_name or "relu-diag",
                               complete_var=complete_var, standalone_mode=False, **extra)

@@ -43,7 +43,7 @@ class Shard(click.ParamType):
 
 
 @main.command(epilog=GRID_EXIT)
-@click.argument("file", metavar="FILE.yaml", type=str)
+@click.argument("file", metavar="FILE.yaml|NAME", type=str)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "junit"]),
               default="table", show_default=True,
               help="What to print on stdout; with --output, the format of the file.")
@@ -67,6 +67,9 @@ def grid(file: str, fmt: str, output: str | None, jobs: int,
          shard: tuple[int, int] | None, strict: bool, max_params: int, force: bool) -> int:
     """Run every cell of a YAML grid and compare each verdict with its expectation.
 
+    FILE.yaml is a grid file, or NAME one of the grids shipped with relu-diag (seed, kinks,
+    saturation, smoke), e.g. relu-diag grid seed.
+
     \f
     (One function: a Click command reads its options once and hands them on in order.)
     """
@@ -86,6 +89,8 @@ def grid(file: str, fmt: str, output: str | None, jobs: int,
     if output is not None:  # find an unwritable --output before the cells run, not after
         from relu_ce_diag.report.files import check_target
         check_target(output)
+    from relu_ce_diag.settings.shipped import grid_file
+    file = grid_file(file)  # a shipped grid by name (relu-diag grid seed)
     cfg = load_grid(file)
     planned = (math.prod(len(v) for _, v in cfg.axes) if cfg.axes else 0) + len(cfg.cells)
     if planned > MAX_CELLS and not force:  # before expanding: 1000 x 1000 axes took a minute

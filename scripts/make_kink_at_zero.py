@@ -5,7 +5,7 @@ Every number is a multiple of 1/8, so the sums below are exact in floating point
 x2 + x3 == 1) put those pre-activations exactly on the ReLU kink. All other pre-activations
 stay at least 1/16 away from 0, far beyond any finite-difference step.
 
-Run from the repository root: ``python configs/data/make_kink_at_zero.py``.
+Run from the repository root: ``python scripts/make_kink_at_zero.py``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def build(seed: int = 7) -> dict[str, np.ndarray]:
 
 def main() -> None:
     """Write the arrays next to this script."""
-    out = Path(__file__).with_name("kink_at_zero.npz")
+    out = Path(__file__).resolve().parents[1] / "configs" / "data" / "kink_at_zero.npz"
     np.savez(out, **build())
     print(f"wrote {out.name}")
 

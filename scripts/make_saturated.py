@@ -4,7 +4,7 @@ Pre-activations reach |z| ~ 150, so sigmoid units round to exactly 0 or 1 or sit
 ulps of 1, and outputs fall inside the eps clamp: the case of the float-saturation and
 clamp-saturation diagnostics.
 
-Run from the repository root: ``python configs/data/make_saturated.py``.
+Run from the repository root: ``python scripts/make_saturated.py``.
 """
 
 from __future__ import annotations
@@ -25,4 +25,4 @@ def build() -> dict[str, np.ndarray]:
 
 
 if __name__ == "__main__":
-    np.savez(Path(__file__).with_name("saturated.npz"), **build())
+    np.savez(Path(__file__).resolve().parents[1] / "configs" / "data" / "saturated.npz", **build())
