@@ -39,6 +39,19 @@ class TooLargeError(ReluDiagError):
     """A cell is refused before it runs because it would need too much time or memory."""
 
 
+def _key(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def match_name(value: str, allowed: Iterable[str]) -> str | None:
+    """Return the allowed name ``value`` spells, ignoring case, '-' and '_' (the seed writes
+    CE and ReLU; ``leaky_relu`` is leaky-relu), or None."""
+    if not isinstance(value, str):
+        return None
+    keys = {_key(a): a for a in allowed}
+    return keys.get(_key(value))
+
+
 def suggest(value: str, allowed: Iterable[str]) -> str:
     """Return ' (did you mean X?)' for the closest allowed name, or ''."""
     close = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.6)

@@ -8,32 +8,35 @@ import click
 
 from relu_ce_diag.cli.app import EXIT_CODES, main
 from relu_ce_diag.cli.options import (
+    FILE,
+    FunctionRef,
     cell_options,
     description_options,
     numeric_option,
     parse_args,
+    refuse_ignored,
     spec_from_options,
 )
+from relu_ce_diag.cli.output import file_format, output_option
 
 
 @main.command(epilog=EXIT_CODES)
 @cell_options
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="What to print on stdout.")
-@click.option("--output", type=str, default=None, metavar="FILE",
-              help="Also write the JSON report to FILE (atomically); stdout keeps the table.")
-@click.option("--save-grads", type=str, default=None, metavar="FILE.npz",
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "junit"]),
+              default="table", show_default=True, help="What to print on stdout.")
+@output_option(("json", "junit"))
+@click.option("--save-grads", type=FILE, default=None, metavar="FILE.npz",
               help="Save arrays W X Y loss analytic numeric exact.")
 @click.option("--strict", is_flag=True, help="Kinks and warnings fail too (exit 1).")
 @click.option("--ignore", "ignore_ids", multiple=True, metavar="ID",
               help="Silence the diagnostic ID (repeatable); see relu-diag explain.")
 @click.option("--explain", "explain_found", is_flag=True,
               help="Print the long explanation of every diagnostic that fired.")
-@click.option("--fn", "fn_ref", default=None, metavar="FILE.py:NAME",
+@click.option("--fn", "fn_ref", type=FunctionRef(), default=None, metavar="FILE.py:NAME",
               help="Check your own f, df = NAME(W, X, Y), or loss, grads = NAME(params, X, Y) "
                    "with named blocks, at the point in --data; --act/--out/--loss/--eps/"
                    "--hidden/--layout/--reduction/--l2 describe its network.")
-@click.option("--grad", "grad_ref", default=None, metavar="FILE.py:NAME",
+@click.option("--grad", "grad_ref", type=FunctionRef(), default=None, metavar="FILE.py:NAME",
               help="With --fn: a separate gradient function (the fun/jac style); the "
                    "perturbed calls then evaluate the loss alone.")
 @click.option("--arg", "fn_args", multiple=True, metavar="NAME=VALUE",
@@ -70,6 +73,8 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
     fn_extra = {k: kw.pop(k) for k in ("grad_ref", "fn_args", "layout", "reduction", "l2",
                                        "l2_form", "call_expr", "jobs", "timeout")}
     spec = validate(spec_from_options(kw))
+    refuse_ignored(spec, fn_given=kw.get("fn_ref") is not None)
+    kind = file_format(output, fmt, ("json", "junit")) if output is not None else fmt
     for target in (output, save_grads):  # an unwritable file is refused before the work
         if target is not None:
             check_target(target)
@@ -79,8 +84,15 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
         result = _run(spec, kw.pop("fn_ref"), kw.pop("directions"), limits, ignore, method,
                       fn_extra)
     code = exit_code([result], strict)
-    if fmt == "json" and output is None:
-        click.echo(to_json("check", [result], code), nl=False)
+
+    def render(kind: str) -> str:
+        if kind == "junit":
+            from relu_ce_diag.report.junit import check_junit
+            return check_junit([result], "check", [code])
+        return to_json("check", [result], code)
+
+    if fmt != "table" and output is None:
+        click.echo(render(fmt), nl=False)
     else:
         from relu_ce_diag.report.table import make_console, print_check
         print_check(make_console(), [result])
@@ -88,7 +100,7 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
             from relu_ce_diag.cli.explain import print_explanations
             print_explanations(make_console(), (f.id for f in result.findings))
     if output is not None:
-        write_atomic(output, to_json("check", [result], code))
+        write_atomic(output, render(kind))
     if save_grads is not None:
         write_grads(save_grads, result)
     return code

@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from relu_ce_diag.cli.app import EXIT_CODES, main
+from relu_ce_diag.cli.app import main
 from relu_ce_diag.diagnostics import DIAGNOSTICS, get
 
 
@@ -26,8 +26,19 @@ def print_explanations(console: Console, ids: Iterable[str]) -> None:
         console.print()
 
 
-@main.command(epilog=EXIT_CODES)
-@click.argument("diag_id", metavar="[ID]", required=False)
+EXPLAIN_EXIT = """\b
+Exit codes:
+  0    the explanation was printed
+  2    no diagnostic has that ID (the closest is suggested)"""
+
+
+def _ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Complete a diagnostic ID."""
+    return [i for i in DIAGNOSTICS if i.startswith(incomplete)]
+
+
+@main.command(epilog=EXPLAIN_EXIT)
+@click.argument("diag_id", metavar="[ID]", required=False, shell_complete=_ids)
 def explain(diag_id: str | None) -> int:
     """Explain the diagnostic ID (what it means, why it happens, the fix); no ID lists all."""
     from relu_ce_diag.report.table import make_console

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from relu_ce_diag.cli.app import EXIT_CODES, main
+from relu_ce_diag.cli.output import file_format, output_option
 
 MAX_CELLS = 10_000  # a grid larger than this is refused before it is expanded, unless --force
 GRID_EXIT = EXIT_CODES.replace("every cell passed (kink counts as pass unless --strict)",
@@ -23,6 +24,15 @@ def _wide_console() -> Any:
 
     wide = not Console().is_terminal and not os.environ.get("COLUMNS", "").isdigit()
     return Console(width=200 if wide else None, markup=False)  # ids are the user's text
+
+
+def _grid_names(incomplete: str) -> list[Any]:
+    """Complete a grid argument: the shipped grids' names, then file names."""
+    from click.shell_completion import CompletionItem
+
+    from relu_ce_diag.settings.shipped import shipped_grids
+    names = [CompletionItem(n) for n in shipped_grids() if n.startswith(incomplete)]
+    return [*names, CompletionItem(incomplete, type="file")]
 
 
 class Shard(click.ParamType):
@@ -43,13 +53,12 @@ class Shard(click.ParamType):
 
 
 @main.command(epilog=GRID_EXIT)
-@click.argument("file", metavar="FILE.yaml|NAME", type=str)
+@click.argument("file", metavar="FILE.yaml|NAME", type=str,
+                shell_complete=lambda ctx, param, incomplete: _grid_names(incomplete))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "junit"]),
               default="table", show_default=True,
               help="What to print on stdout; with --output, the format of the file.")
-@click.option("--output", type=str, default=None, metavar="FILE",
-              help="Also write a machine report to FILE (atomically): JUnit for --format "
-                   "junit or a .xml name, else JSON. stdout keeps the table.")
+@output_option(("json", "junit"))
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
               help="Run cells in N parallel processes; the output is identical to --jobs 1.")
 @click.option("--shard", type=Shard(), default=None,
@@ -86,6 +95,7 @@ def grid(file: str, fmt: str, output: str | None, jobs: int,
     from relu_ce_diag.run.grid import shard as take_shard
     from relu_ce_diag.settings.grid_file import load_grid
 
+    kind = file_format(output, fmt, ("json", "junit")) if output is not None else fmt
     if output is not None:  # find an unwritable --output before the cells run, not after
         from relu_ce_diag.report.files import check_target
         check_target(output)
@@ -126,7 +136,6 @@ def grid(file: str, fmt: str, output: str | None, jobs: int,
             title += f" (shard {shard[0]}/{shard[1]})"
         print_grid(_wide_console(), run, title)
     if output is not None:
-        kind = fmt if fmt != "table" else ("junit" if output.endswith(".xml") else "json")
         write_atomic(output, render(kind))
     if run.interrupted:
         click.echo(f"relu-diag: interrupted after {len(run.outcomes)} of {run.planned} "

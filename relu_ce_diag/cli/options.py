@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from relu_ce_diag.errors import suggest
+from relu_ce_diag.errors import match_name, suggest
 from relu_ce_diag.model.activations import ACTIVATIONS, DEFAULT_ACT, HIDDEN_NAMES
 from relu_ce_diag.model.described import L2_FORMS, LAYOUTS, REDUCTIONS
 from relu_ce_diag.model.losses import DEFAULT_LOSS, LOSSES, MATLAB_EPS
@@ -20,13 +20,37 @@ from relu_ce_diag.settings.data import TARGETS
 
 
 class Name(click.Choice):
-    """A click.Choice whose error names the closest allowed value."""
+    """A click.Choice that takes any case (CE, ReLU) and whose error names the closest
+    allowed value."""
 
     def convert(self, value: Any, param: Any, ctx: Any) -> Any:
-        if value in self.choices:
-            return value
+        found = match_name(value, map(str, self.choices))
+        if found is not None:
+            return found
         self.fail(f"{value!r} is not one of {', '.join(map(str, self.choices))}"
                   f"{suggest(str(value), map(str, self.choices))}.", param, ctx)
+
+
+class FileName(click.ParamType):
+    """A file name the shell completes; relu-diag checks it itself, with its own words."""
+
+    name = "file"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        return str(value)
+
+    def shell_complete(self, ctx: Any, param: Any, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+        return [CompletionItem(incomplete, type="file")]
+
+
+class FunctionRef(FileName):
+    """FILE.py:NAME (or FILE.m, package.module:NAME): the shell completes the file part."""
+
+    name = "FILE.py:NAME"
+
+
+FILE = FileName()
 
 
 class Widths(click.ParamType):
@@ -70,7 +94,7 @@ CELL_OPTIONS: list[Callable[[Any], Any]] = [
                  help="Generated targets: one-hot classes or 0/1 multi-label."),
     click.option("--seed", type=int, default=0, show_default=True,
                  help="Seed of the generated data and weights."),
-    click.option("--data", type=str, default=None, metavar="FILE.npz",
+    click.option("--data", type=FILE, default=None, metavar="FILE.npz",
                  help="Arrays X, Y (and optionally W) instead of generated ones."),
     click.option("--dtype", type=Name(DTYPES), default="float64", show_default=True,
                  help="Precision of the whole computation."),
@@ -141,3 +165,30 @@ def parse_args(items: tuple[str, ...]) -> dict[str, object]:
         except (ValueError, SyntaxError):
             out[name.strip()] = value.strip()
     return out
+
+
+FIXED_BY_DATA = ("inputs", "outputs", "samples", "targets")
+
+
+def refuse_ignored(spec: CellSpec, fn_given: bool = False) -> None:
+    """Refuse cell options the data file overrides (--inputs, --outputs, --samples,
+    --targets; --hidden when the file holds W), rather than run another network silently."""
+    if spec.data is None or fn_given:
+        return
+    from click.core import ParameterSource
+
+    from relu_ce_diag.errors import OptionError
+    from relu_ce_diag.settings.data import read_npz
+
+    ctx = click.get_current_context()
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
+
+    for name in FIXED_BY_DATA:
+        if given(name):
+            raise OptionError(f"--{name}", getattr(spec, name), f"no --{name} with --data "
+                              f"{spec.data}: its X and Y fix the sizes")
+    if given("hidden") and len(spec.hidden) == 1 and "W" in read_npz(spec.data):
+        raise OptionError("--hidden", spec.hidden[0], f"no --hidden with --data {spec.data}: "
+                          "its W fixes the hidden width")

@@ -8,7 +8,15 @@ import click
 import numpy as np
 
 from relu_ce_diag.cli.app import main
-from relu_ce_diag.cli.options import cell_options, numeric_option, spec_from_options
+from relu_ce_diag.cli.options import (
+    FILE,
+    FunctionRef,
+    cell_options,
+    numeric_option,
+    refuse_ignored,
+    spec_from_options,
+)
+from relu_ce_diag.cli.output import file_format, output_option
 from relu_ce_diag.settings.steps import DEFAULT_STEPS, STEPS_HELP
 
 SWEEP_EXIT = """\b
@@ -30,12 +38,11 @@ Exit codes:
               help=f"Steps to try: {STEPS_HELP}. The check's --step is always added.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="What to print on stdout.")
-@click.option("--output", type=str, default=None, metavar="FILE",
-              help="Also write the JSON document to FILE (atomically).")
-@click.option("--plot", type=str, default=None, metavar="FILE.png|svg",
+@output_option(("json",))
+@click.option("--plot", type=FILE, default=None, metavar="FILE.png|svg",
               help="Draw the curve to a PNG or SVG file (needs the plot extra: matplotlib).")
 @click.option("--no-chart", is_flag=True, help="Leave out the terminal chart.")
-@click.option("--fn", "fn_ref", default=None, metavar="FILE.py:NAME",
+@click.option("--fn", "fn_ref", type=FunctionRef(), default=None, metavar="FILE.py:NAME",
               help="Sweep your own f, df = NAME(W, X, Y) (or package.module:NAME) at the W, "
                    "X, Y of --data: 2P calls per step.")
 @click.option("--max-params", type=click.IntRange(min=1), default=2_000_000, show_default=True,
@@ -60,6 +67,9 @@ def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: 
     from relu_ce_diag.settings.steps import parse_steps
 
     spec = validate(spec_from_options(kw))
+    refuse_ignored(spec, fn_given=fn_ref is not None)
+    if output is not None:
+        file_format(output, fmt, ("json",))
     for target in (output, plot):  # an unwritable file is refused before the work
         if target is not None:
             check_target(target)

@@ -1,4 +1,4 @@
-"""JUnit XML of a grid run: one testcase per cell, so CI systems can show the verdicts.
+"""JUnit XML of a grid run or a check: one testcase per cell, so CI systems show the verdicts.
 
 A cell that meets its expectation is a passing testcase; one that does not is a
 ``failure`` carrying the verdict and its findings; a cell that could not be checked is an
@@ -9,15 +9,30 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from relu_ce_diag.results.grid import GridRun, Outcome
+from relu_ce_diag.results.cell import CellResult
+from relu_ce_diag.results.grid import GridRun
 
 
-def _details(o: Outcome) -> str:
+@dataclass(frozen=True)
+class Case:
+    """One testcase: a cell's id, the statuses it was expected to have, why, its result and
+    whether it met the expectation."""
+
+    id: str
+    expected: tuple[str, ...]
+    why: str
+    result: CellResult
+    met: bool
+
+
+def _details(o: Case) -> str:
     r = o.result
-    lines = [f"expected {'|'.join(o.cell.expected)}, got {r.status}: {r.reason}"]
-    if o.cell.why:
-        lines.append(f"why: {o.cell.why}")
+    lines = [f"expected {'|'.join(o.expected)}, got {r.status}: {r.reason}"]
+    if o.why:
+        lines.append(f"why: {o.why}")
     if r.worst is not None:
         w = r.worst
         lines.append(f"worst entry {w.name}: analytic {w.analytic!r}, numeric {w.numeric!r}, "
@@ -28,18 +43,33 @@ def _details(o: Outcome) -> str:
 
 
 def to_junit(run: GridRun, name: str) -> str:
-    """Return the JUnit XML document (testsuites > testsuite > testcase) for ``run``."""
-    errors = sum(o.result.status == "error" for o in run.outcomes)
-    failures = sum(not o.met and o.result.status != "error" for o in run.outcomes)
-    counts = {"tests": str(len(run.outcomes)), "failures": str(failures),
+    """Return the JUnit XML document (testsuites > testsuite > testcase) for a grid run."""
+    cases = [Case(o.cell.id, o.cell.expected, o.cell.why, o.result, o.met)
+             for o in run.outcomes]
+    note = f"interrupted after {len(run.outcomes)} of {run.planned} cells\n" \
+        if run.interrupted else ""
+    return junit(cases, name, note)
+
+
+def check_junit(results: Sequence[CellResult], name: str, codes: Sequence[int]) -> str:
+    """Return the JUnit XML document of checked cells: each passes when its exit code is 0."""
+    return junit([Case(r.id, ("pass",), "", r, code == 0)
+                  for r, code in zip(results, codes, strict=True)], name)
+
+
+def junit(cases: Sequence[Case], name: str, note: str = "") -> str:
+    """Return the JUnit XML document (testsuites > testsuite > testcase) of ``cases``."""
+    errors = sum(o.result.status == "error" for o in cases)
+    failures = sum(not o.met and o.result.status != "error" for o in cases)
+    counts = {"tests": str(len(cases)), "failures": str(failures),
               "errors": str(errors), "skipped": "0"}
     root = ET.Element("testsuites", {"name": "relu-diag", **counts})
     suite = ET.SubElement(root, "testsuite", {"name": name, **counts})
-    for o in run.outcomes:
+    for o in cases:
         r = o.result
         case = ET.SubElement(suite, "testcase", {"classname": f"relu-diag.{name}",
-                                                 "name": o.cell.id})
-        message = f"expected {'|'.join(o.cell.expected)}, got {r.status}: {r.reason}"
+                                                 "name": o.id})
+        message = f"expected {'|'.join(o.expected)}, got {r.status}: {r.reason}"
         ids = " ".join(dict.fromkeys(f.id for f in r.findings))
         if r.status == "error":
             ET.SubElement(case, "error", {"message": message, "type": "error"}).text = \
@@ -49,9 +79,8 @@ def to_junit(run: GridRun, name: str) -> str:
                                             "type": r.status}).text = _details(o)
         else:
             ET.SubElement(case, "system-out").text = _details(o)
-    if run.interrupted:
-        ET.SubElement(suite, "system-err").text = (
-            f"interrupted after {len(run.outcomes)} of {run.planned} cells\n")
+    if note:
+        ET.SubElement(suite, "system-err").text = note
     ET.indent(root)
     text = ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
     # ElementTree writes characters XML 1.0 forbids (a control character in a user's

@@ -13,8 +13,13 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from relu_ce_diag.errors import OptionError, suggest
+from relu_ce_diag.errors import OptionError, match_name, suggest
+from relu_ce_diag.model.activations import ACTIVATIONS, HIDDEN_NAMES
+from relu_ce_diag.model.losses import LOSSES
+from relu_ce_diag.model.network import BACKPROPS
+from relu_ce_diag.model.precision import DTYPES
 from relu_ce_diag.settings.cells import CellSpec, validate
+from relu_ce_diag.settings.data import TARGETS
 from relu_ce_diag.settings.yaml_file import ConfigError, read_yaml, show_path
 
 TOP_KEYS = ("name", "description", "defaults", "grid", "cells", "expect")
@@ -25,6 +30,8 @@ FLOATS = ("eps", "step", "relu_grad_at_zero", "leaky_slope")
 INTS = ("inputs", "outputs", "samples", "seed")
 NAMES = ("act", "out", "loss", "backprop", "targets", "dtype")
 NULLABLE = ("out", "step", "data")
+_ALLOWED = {"act": HIDDEN_NAMES, "out": tuple(ACTIVATIONS), "loss": tuple(LOSSES),
+            "backprop": BACKPROPS, "targets": TARGETS, "dtype": DTYPES}
 # Settings checked alone against this base, so that a one-hot rule cannot blame `outputs`.
 _BASE = CellSpec(targets="multilabel")
 
@@ -129,6 +136,8 @@ class _Reader:
         """Normalise one cell setting (types as ``check`` takes them) and check it alone."""
         if value is None and key in NULLABLE:
             return None
+        if key in NAMES and isinstance(value, str):
+            value = match_name(value, _ALLOWED[key]) or value  # CE, ReLU: the seed's spellings
         if key in NAMES or key == "data":
             if not isinstance(value, str):
                 raise self.fail(path, value, "a name (a string)" if key != "data"
