@@ -18,9 +18,12 @@ from relu_ce_diag.check.userfn import describe
 from relu_ce_diag.diagnostics import diagnose
 from relu_ce_diag.errors import OptionError
 from relu_ce_diag.results.cell import CellResult, build_result
+from relu_ce_diag.results.sweep import Sweep
+from relu_ce_diag.run.sweep import sweep_function as run_sweep
 from relu_ce_diag.settings.describe import describe_user
 from relu_ce_diag.settings.function import Description, validate_description
 from relu_ce_diag.settings.params import Point, flat_point, named_point
+from relu_ce_diag.settings.steps import DEFAULT_STEPS, parse_steps
 
 Array = np.ndarray
 
@@ -82,3 +85,15 @@ def check_function(fn: Callable[..., object], params: Array | Mapping[str, Array
     code = UserCode(fn, point, label or describe(fn), args=args, grad=grad)
     return run_function(InProcess(code), d, step=step, precision=precision, directions=directions,
                         seed=seed, progress=progress, ignore=ignore)
+
+
+def sweep_function(fn: Callable[..., object], params: Array | Mapping[str, Array], X: Array,
+                   Y: Array, *, steps: str = DEFAULT_STEPS, step: float | None = None,
+                   precision: str | None = None, args: Mapping[str, Any] | None = None,
+                   grad: Callable[..., object] | None = None, label: str | None = None,
+                   ) -> Sweep:
+    """Sweep the finite-difference step of a user's gradient (same calling forms as
+    ``check_function``): the error at every step of ``steps`` (START:STOP:COUNT or a comma
+    list), classified; in a notebook it shows as its figure."""
+    code = UserCode(fn, point_of(params, X, Y), label or describe(fn), args=args, grad=grad)
+    return run_sweep(InProcess(code), parse_steps(steps), check_step=step, precision=precision)
