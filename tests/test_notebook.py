@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "your_gradient.ipynb"
 
 
