@@ -124,7 +124,8 @@ def _hidden_bugs(d: Described, fw: Forward, W: Array, code: Coder,
     hidden = [net.layer_act(k) for k in range(net.last)]
     layers: list[int | None] = [None] + (list(range(net.last)) if net.last > 1 else [])
     for only in layers:
-        where = "every hidden" if only is None or net.last == 1 else f"hidden layer {only + 1}'s"
+        where = ("the hidden" if net.last == 1 else "every hidden" if only is None
+                 else f"hidden layer {only + 1}'s")
         line = correct if only is None else code.hidden_delta(only + 1)
         if not (only is None and all(a.piecewise_linear and a.slopes(net.leaky_slope) ==
                                      (1.0, 1.0) for a in hidden)):
