@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -30,14 +32,17 @@ from relu_ce_diag.cli.options import cell_options, numeric_option, spec_from_opt
               help="Check K seeded random directions (2K evaluations) instead of every entry.")
 @click.option("--max-params", type=click.IntRange(min=1), default=2_000_000, show_default=True,
               help="Refuse (exit 2) a cell with more parameters than this, unless --force.")
-@click.option("--force", is_flag=True, help="Run a cell even above the size and memory bounds.")
+@click.option("--force", is_flag=True,
+              help="Run a cell even above the size, memory and (estimated) time bounds.")
 @numeric_option
 def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
           **kw: Any) -> int:
     """Check the backprop of one network cell against central differences."""
-    from relu_ce_diag.check.budget import Limits
+    import numpy as np
+
+    from relu_ce_diag.check.budget import Limits, refuse_function, refuse_too_large
     from relu_ce_diag.diagnostics import check_ids
-    from relu_ce_diag.report.files import check_target, write_atomic
+    from relu_ce_diag.report.files import guard_targets, write_atomic
     from relu_ce_diag.report.files import save_grads as write_grads
     from relu_ce_diag.report.json_report import to_json
     from relu_ce_diag.results.cell import exit_code
@@ -45,18 +50,21 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
 
     limits = Limits(max_params=kw.pop("max_params"), force=kw.pop("force"))
     ignore, explain_found = check_ids(tuple(kw.pop("ignore_ids"))), kw.pop("explain_found")
-    method = kw.pop("numeric")
+    method, fn_ref, directions = kw.pop("numeric"), kw.pop("fn_ref"), kw.pop("directions")
     spec = validate(spec_from_options(kw))
-    for target in (output, save_grads):  # an unwritable file is refused before the work
-        if target is not None:
-            check_target(target)
-    import numpy as np
-
+    # before the work: outputs that cannot be written or would replace an input, and a
+    # run over the size, memory or time bounds (from the data's headers alone)
+    guard_targets({"--output": output, "--save-grads": save_grads},
+                  {"--data": spec.data, "--fn": fn_source(fn_ref)})
+    if fn_ref is None:
+        refuse_too_large(spec, limits, spec.id, method=method, directions=directions)
+    elif spec.data is not None:
+        refuse_function(spec.data, limits, directions=directions)
     with np.errstate(all="ignore"):  # overflow or NaN is a finding of the report, not a warning
-        result = _run(spec, kw.pop("fn_ref"), kw.pop("directions"), limits, ignore, method)
+        result = _run(spec, fn_ref, directions, limits, ignore, method)
     code = exit_code([result], strict)
     if fmt == "json" and output is None:
-        click.echo(to_json("check", [result], code), nl=False)
+        click.echo(to_json("check", [result], code), nl=False, file=sys.stdout)
     else:
         from relu_ce_diag.report.table import make_console, print_check
         print_check(make_console(), [result])
@@ -84,10 +92,10 @@ def _check_fn(spec: Any, fn_ref: str, directions: int | None, max_params: int | 
               ignore: tuple[str, ...]) -> Any:
     """Check a user's function, announcing the calls and showing progress on a terminal."""
     from click.core import ParameterSource
-    from rich.console import Console
     from rich.progress import Progress
 
     from relu_ce_diag.errors import OptionError
+    from relu_ce_diag.report.table import make_console
     from relu_ce_diag.run.function import check_file
     from relu_ce_diag.settings.function import Description
 
@@ -98,7 +106,7 @@ def _check_fn(spec: Any, fn_ref: str, directions: int | None, max_params: int | 
         raise OptionError("--data", None, "an .npz file holding W, X and Y when --fn is given")
     desc = Description(**{k: getattr(spec, k) for k in given - {"dtype"}},
                        leaky_slope=spec.leaky_slope, relu_grad_at_zero=spec.relu_grad_at_zero)
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("calls", total=None)
         return check_file(
@@ -108,3 +116,20 @@ def _check_fn(spec: Any, fn_ref: str, directions: int | None, max_params: int | 
             announce=lambda text: err.print(f"relu-diag: {text}", markup=False,
                                             highlight=False, soft_wrap=True),
             progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+
+def fn_source(ref: str | None) -> str | None:
+    """Return the file of a ``--fn`` reference (``FILE.py:NAME``, or ``package.module:NAME``
+    found on sys.path without importing it), or None: an input the outputs must not replace."""
+    target, sep, _ = (ref or "").rpartition(":")
+    if not sep or not target:
+        return None
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        return target
+    parts = target.split(".")
+    for base in ("", *sys.path):
+        for found in (Path(base or ".", *parts[:-1], parts[-1] + ".py"),
+                      Path(base or ".", *parts, "__init__.py")):
+            if found.is_file():
+                return str(found)
+    return None
