@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Iterable
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlevel = 120, 120, 3
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 8
+
+
+def shown(value: object) -> str:
+    """Return a short repr of a user's value for a one-line message: a long string, a big
+    list or a 400-digit integer is cut (a full repr could take gigabytes, or raise)."""
+    if isinstance(value, int) and value.bit_length() > 200:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return _SHORT.repr(value)
 
 
 class ReluDiagError(Exception):
@@ -19,7 +32,7 @@ class OptionError(ReluDiagError):
         self.expected = expected
         self.source = source
         where = f"{source}: " if source else ""
-        super().__init__(f"{where}{key}: got {value!r}, expected {expected}.")
+        super().__init__(f"{where}{key}: got {shown(value)}, expected {expected}.")
 
 
 class DataError(ReluDiagError):
@@ -37,6 +50,11 @@ class UserFunctionError(ReluDiagError):
 
 class TooLargeError(ReluDiagError):
     """A cell is refused before it runs because it would need too much time or memory."""
+
+
+class OutputError(DataError):
+    """An output file cannot be written: an unwritable or special target, a full disk, or
+    an input of the same run that writing would replace."""
 
 
 def _key(name: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from relu_ce_diag._version import __version__
-from relu_ce_diag.errors import ReluDiagError
+from relu_ce_diag.errors import OutputError, ReluDiagError
 
 EXIT_CODES = """\b
 Exit codes:
@@ -29,6 +29,50 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+class Stdout:
+    """sys.stdout while a command runs. A reader that stops early (``| head -1``) ends the
+    output quietly: nothing more is printed and the run keeps its own exit code. Any other
+    failure to write (``> /dev/full``) is an OutputError (exit 2), not an internal error. Text
+    the stream cannot encode is written as XML character references (ASCII-only locales)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream, self.gone = stream, False
+
+    def _lost(self, exc: OSError) -> None:
+        self.gone = True
+        try:  # the interpreter's last flush of what is still buffered must not fail either
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass  # not a file descriptor (a test's capture): nothing is flushed at exit
+        if not isinstance(exc, BrokenPipeError):
+            raise OutputError("stdout", f"cannot write ({exc.strerror or exc})") from None
+
+    def write(self, text: str) -> int:
+        if self.gone:
+            return len(text)
+        try:
+            try:
+                return int(self.stream.write(text))
+            except UnicodeEncodeError:
+                enc = getattr(self.stream, "encoding", None) or "ascii"
+                return int(self.stream.write(text.encode(enc, "xmlcharrefreplace").decode(enc)))
+        except OSError as exc:
+            self._lost(exc)
+            return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self.stream.flush()
+            except OSError as exc:
+                self._lost(exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
 class DiagGroup(click.Group):
     """A group whose ``main`` turns every exception into one line and an exit code."""
 
@@ -41,6 +85,7 @@ class DiagGroup(click.Group):
             argv = ["--debug", *(a for a in argv if a != "--debug")]
         if not argv:  # the first thing many people type: the help, not an error
             argv = ["--help"]
+        out = sys.stdout = Stdout(sys.stdout)
         try:
             rv = super().main(args=argv, prog_name=prog_name or "relu-diag",
                               complete_var=complete_var, standalone_mode=False, **extra)
@@ -56,11 +101,22 @@ class DiagGroup(click.Group):
             if debug:
                 raise
             code = _fail(str(exc), 2)
+        except MemoryError:  # only a run forced past its memory bound gets here
+            if debug:
+                raise
+            code = _fail("out of memory: the run needs more than this machine has; make it "
+                         "smaller (without --force, runs over the bound are refused first)", 2)
         except Exception as exc:  # the one place that catches everything: exit 3, not a traceback
             if debug:
                 raise
             code = _fail(f"internal error: {type(exc).__name__}: {exc} "
                          "(rerun with --debug for the traceback, and please report it)", 3)
+        finally:
+            sys.stdout = out.stream
+        try:
+            out.flush()  # a full disk is found here, not by the interpreter at exit
+        except OutputError as exc:
+            code = _fail(str(exc), 2) if code in (0, 1) else code
         sys.exit(code)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -54,14 +56,17 @@ from relu_ce_diag.cli.output import file_format, output_option
               help="Check K seeded random directions (2K evaluations) instead of every entry.")
 @click.option("--max-params", type=click.IntRange(min=1), default=2_000_000, show_default=True,
               help="Refuse (exit 2) a cell with more parameters than this, unless --force.")
-@click.option("--force", is_flag=True, help="Run a cell even above the size and memory bounds.")
+@click.option("--force", is_flag=True,
+              help="Run a cell even above the size, memory and (estimated) time bounds.")
 @numeric_option
 def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
           **kw: Any) -> int:
     """Check the backprop of one network cell against central differences."""
-    from relu_ce_diag.check.budget import Limits
+    import numpy as np
+
+    from relu_ce_diag.check.budget import Limits, refuse_too_large
     from relu_ce_diag.diagnostics import check_ids
-    from relu_ce_diag.report.files import check_target, write_atomic
+    from relu_ce_diag.report.files import guard_targets, write_atomic
     from relu_ce_diag.report.files import save_grads as write_grads
     from relu_ce_diag.report.json_report import to_json
     from relu_ce_diag.results.cell import exit_code
@@ -69,20 +74,21 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
 
     limits = Limits(max_params=kw.pop("max_params"), force=kw.pop("force"))
     ignore, explain_found = check_ids(tuple(kw.pop("ignore_ids"))), kw.pop("explain_found")
-    method = kw.pop("numeric")
+    method, fn_ref, directions = kw.pop("numeric"), kw.pop("fn_ref"), kw.pop("directions")
     fn_extra = {k: kw.pop(k) for k in ("grad_ref", "fn_args", "layout", "reduction", "l2",
                                        "l2_form", "call_expr", "jobs", "timeout")}
     spec = validate(spec_from_options(kw))
-    refuse_ignored(spec, fn_given=kw.get("fn_ref") is not None)
+    refuse_ignored(spec, fn_given=fn_ref is not None)
     kind = file_format(output, fmt, ("json", "junit")) if output is not None else fmt
-    for target in (output, save_grads):  # an unwritable file is refused before the work
-        if target is not None:
-            check_target(target)
-    import numpy as np
-
+    # before the work: outputs that cannot be written or would replace an input, and a
+    # run over the size, memory or time bounds (from the data's headers alone)
+    guard_targets({"--output": output, "--save-grads": save_grads},
+                  {"--data": spec.data, "--fn": fn_source(fn_ref),
+                   "--grad": fn_source(fn_extra["grad_ref"])})
+    if fn_ref is None:
+        refuse_too_large(spec, limits, spec.id, method=method, directions=directions)
     with np.errstate(all="ignore"):  # overflow or NaN is a finding of the report, not a warning
-        result = _run(spec, kw.pop("fn_ref"), kw.pop("directions"), limits, ignore, method,
-                      fn_extra)
+        result = _run(spec, fn_ref, directions, limits, ignore, method, fn_extra)
     code = exit_code([result], strict)
 
     def render(kind: str) -> str:
@@ -92,7 +98,7 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
         return to_json("check", [result], code)
 
     if fmt != "table" and output is None:
-        click.echo(render(fmt), nl=False)
+        click.echo(render(fmt), nl=False, file=sys.stdout)
     else:
         from relu_ce_diag.report.table import make_console, print_check
         print_check(make_console(), [result])
@@ -110,8 +116,7 @@ def _run(spec: Any, fn_ref: str | None, directions: int | None, limits: Any,
          ignore: tuple[str, ...], method: str, fn_extra: dict[str, Any]) -> Any:
     """Run the cell: a user's function (--fn), random directions, or every entry."""
     if fn_ref is not None:
-        return _check_fn(spec, fn_ref, directions, None if limits.force else limits.max_params,
-                         ignore, fn_extra)
+        return _check_fn(spec, fn_ref, directions, limits, ignore, fn_extra)
     for option, value in fn_extra.items():
         if value not in (None, (), 1) or (option == "jobs" and value != 1):
             from relu_ce_diag.errors import OptionError
@@ -122,14 +127,14 @@ def _run(spec: Any, fn_ref: str | None, directions: int | None, limits: Any,
     return run_cell(spec, limits, directions=directions, ignore=ignore, method=method)
 
 
-def _check_fn(spec: Any, fn_ref: str, directions: int | None, max_params: int | None,
+def _check_fn(spec: Any, fn_ref: str, directions: int | None, limits: Any,
               ignore: tuple[str, ...], extra: dict[str, Any]) -> Any:
     """Check a user's function, announcing the calls and showing progress on a terminal."""
     from click.core import ParameterSource
-    from rich.console import Console
     from rich.progress import Progress
 
     from relu_ce_diag.errors import OptionError
+    from relu_ce_diag.report.table import make_console
     from relu_ce_diag.run.function import check_file
     from relu_ce_diag.settings.function import Calling, Description, validate_description
 
@@ -145,13 +150,30 @@ def _check_fn(spec: Any, fn_ref: str, directions: int | None, max_params: int | 
         reduction=extra["reduction"], l2=extra["l2"], l2_form=extra["l2_form"]), "--{}")
     calling = Calling(fn_ref, extra["grad_ref"], tuple(parse_args(extra["fn_args"]).items()),
                       extra["call_expr"], extra["jobs"], extra["timeout"])
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("calls", total=None)
         return check_file(
             calling, spec.data, desc, step=spec.step, directions=directions, seed=spec.seed,
-            max_params=max_params, ignore=ignore,
+            limits=limits, ignore=ignore,
             precision=spec.dtype if "dtype" in given else None,
             announce=lambda text: err.print(f"relu-diag: {text}", markup=False,
                                             highlight=False, soft_wrap=True),
             progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+
+def fn_source(ref: str | None) -> str | None:
+    """Return the file of a ``--fn`` reference (``FILE.py:NAME``, or ``package.module:NAME``
+    found on sys.path without importing it), or None: an input the outputs must not replace."""
+    target, sep, _ = (ref or "").rpartition(":")
+    if not sep or not target:
+        return None
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        return target
+    parts = target.split(".")
+    for base in ("", *sys.path):
+        for found in (Path(base or ".", *parts[:-1], parts[-1] + ".py"),
+                      Path(base or ".", *parts, "__init__.py")):
+            if found.is_file():
+                return str(found)
+    return None

@@ -15,17 +15,6 @@ GRID_EXIT = EXIT_CODES.replace("every cell passed (kink counts as pass unless --
                                "every cell met its expectation (default: pass)")
 
 
-def _wide_console() -> Any:
-    """Return a stdout console; when not a terminal (and COLUMNS is unset), wide enough for
-    a grid row per line."""
-    import os
-
-    from rich.console import Console
-
-    wide = not Console().is_terminal and not os.environ.get("COLUMNS", "").isdigit()
-    return Console(width=200 if wide else None, markup=False)  # ids are the user's text
-
-
 def _grid_names(incomplete: str) -> list[Any]:
     """Complete a grid argument: the shipped grids' names, then file names."""
     from click.shell_completion import CompletionItem
@@ -70,8 +59,8 @@ class Shard(click.ParamType):
               help="Refuse (exit 2, before any cell runs) a grid with a cell of more "
                    "parameters than this, unless --force.")
 @click.option("--force", is_flag=True,
-              help="Run cells even above the size and memory bounds, and grids of more than "
-                   f"{MAX_CELLS:,} cells.")
+              help="Run cells even above the size, memory and (estimated) time bounds, and "
+                   f"grids of more than {MAX_CELLS:,} cells.")
 def grid(file: str, fmt: str, output: str | None, jobs: int,
          shard: tuple[int, int] | None, strict: bool, max_params: int, force: bool) -> int:
     """Run every cell of a YAML grid and compare each verdict with its expectation.
@@ -86,21 +75,20 @@ def grid(file: str, fmt: str, output: str | None, jobs: int,
 
     from relu_ce_diag.check.budget import Limits
     from relu_ce_diag.errors import TooLargeError
-    from relu_ce_diag.report.files import write_atomic
+    from relu_ce_diag.report.files import guard_targets, write_atomic
     from relu_ce_diag.report.grid_table import print_grid
     from relu_ce_diag.report.json_report import grid_json
     from relu_ce_diag.report.junit import to_junit
-    from relu_ce_diag.report.table import make_console
+    from relu_ce_diag.report.table import make_console, wide_console
     from relu_ce_diag.run.grid import expand, refuse, run_cells
     from relu_ce_diag.run.grid import shard as take_shard
     from relu_ce_diag.settings.grid_file import load_grid
 
     kind = file_format(output, fmt, ("json", "junit")) if output is not None else fmt
-    if output is not None:  # find an unwritable --output before the cells run, not after
-        from relu_ce_diag.report.files import check_target
-        check_target(output)
     from relu_ce_diag.settings.shipped import grid_file
     file = grid_file(file)  # a shipped grid by name (relu-diag grid seed)
+    # before the work: an --output that cannot be written or would replace an input
+    guard_targets({"--output": output}, {"the grid file": file})
     cfg = load_grid(file)
     planned = (math.prod(len(v) for _, v in cfg.axes) if cfg.axes else 0) + len(cfg.cells)
     if planned > MAX_CELLS and not force:  # before expanding: 1000 x 1000 axes took a minute
@@ -109,8 +97,11 @@ def grid(file: str, fmt: str, output: str | None, jobs: int,
     cells = expand(cfg)
     if shard is not None:
         cells = take_shard(cells, *shard)
+    data = {c.spec.data: c.id for c in reversed(cells) if c.spec.data is not None}
+    guard_targets({"--output": output}, {f"the data of cell {cid}": path
+                                         for path, cid in data.items()})
     limits = Limits(max_params=max_params, force=force)
-    refuse(cells, limits)  # a cell over the bounds or with unusable data: exit 2, none run
+    refuse(cells, limits, jobs)  # a cell or the grid over the bounds, unusable data: exit 2
 
     def render(kind: str) -> str:
         if kind == "junit":
@@ -129,12 +120,12 @@ def grid(file: str, fmt: str, output: str | None, jobs: int,
         run = run_cells(cells, jobs, strict, limits=limits)
 
     if fmt != "table" and output is None:
-        click.echo(render(fmt), nl=False)
+        click.echo(render(fmt), nl=False, file=sys.stdout)
     else:
         title = f"{cfg.name}: {cfg.description}" if cfg.description else cfg.name
         if shard is not None:
             title += f" (shard {shard[0]}/{shard[1]})"
-        print_grid(_wide_console(), run, title)
+        print_grid(wide_console(), run, title)
     if output is not None:
         write_atomic(output, render(kind))
     if run.interrupted:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -48,7 +49,8 @@ Exit codes:
 @click.option("--max-params", type=click.IntRange(min=1), default=2_000_000, show_default=True,
               help="Refuse (exit 2) a network or W with more parameters than this, unless "
                    "--force.")
-@click.option("--force", is_flag=True, help="Run even above the size and memory bounds.")
+@click.option("--force", is_flag=True,
+              help="Run even above the size, memory and (estimated) time bounds.")
 @numeric_option
 def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: bool,
           fn_ref: str | None, max_params: int, force: bool, numeric: str, **kw: Any) -> int:
@@ -59,8 +61,9 @@ def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: 
     a wrong gradient is flat at every step. The verdict reads the norm-wise relative error
     (smooth, weighted by entry size); the per-entry maximum is shown but is noisier.
     """
-    from relu_ce_diag.check.budget import Limits, refuse_too_large
-    from relu_ce_diag.report.files import check_target, write_atomic
+    from relu_ce_diag.check.budget import Limits, refuse_function, refuse_too_large
+    from relu_ce_diag.cli.check import fn_source
+    from relu_ce_diag.report.files import guard_targets, write_atomic
     from relu_ce_diag.report.json_report import sweep_json
     from relu_ce_diag.run.sweep import sweep_prepared
     from relu_ce_diag.settings.cells import prepare, validate
@@ -70,27 +73,31 @@ def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: 
     refuse_ignored(spec, fn_given=fn_ref is not None)
     if output is not None:
         file_format(output, fmt, ("json",))
-    for target in (output, plot):  # an unwritable file is refused before the work
-        if target is not None:
-            check_target(target)
+    # before the work: outputs that cannot be written or would replace an input
+    guard_targets({"--output": output, "--plot": plot},
+                  {"--data": spec.data, "--fn": fn_source(fn_ref)})
     limits = Limits(max_params=max_params, force=force)
     swept = parse_steps(steps)
     if plot is not None:  # refuse before the work, not after it
         from relu_ce_diag.report.plot import ensure_available, plot_format
         plot_format(plot)
         ensure_available()
+    # a sweep is budgeted per step: one pass (2P calls for --fn) at each, and the check's
+    if fn_ref is None:
+        refuse_too_large(spec, limits, spec.id, method=numeric, steps=len(swept))
+    elif spec.data is not None:
+        refuse_function(spec.data, limits, steps=len(swept))
     with np.errstate(all="ignore"):  # overflow or NaN is a finding of the sweep, not a warning
         if fn_ref is not None:
-            title, settings, n_params, result = _sweep_fn(spec, fn_ref, swept, limits)
+            title, settings, n_params, result = _sweep_fn(spec, fn_ref, swept)
         else:
-            refuse_too_large(spec, limits, spec.id)  # before generating or loading anything big
             prep = prepare(spec)
             title, settings, n_params = spec.id, prep.spec.as_dict(), prep.net.n_params
             result = sweep_prepared(prep, swept, method=numeric)
     code = 0 if result.verdict.ok else 1
     doc = sweep_json(result, title, settings, n_params, code)
     if fmt == "json" and output is None:
-        click.echo(doc, nl=False)
+        click.echo(doc, nl=False, file=sys.stdout)
     else:
         from relu_ce_diag.report.chart import print_sweep
         from relu_ce_diag.report.table import make_console
@@ -103,15 +110,15 @@ def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: 
     return code
 
 
-def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...], limits: Any,
+def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...],
               ) -> tuple[str, dict[str, Any], int, Any]:
     """Sweep a user's function at the W, X, Y of --data; announce the calls on stderr."""
     from click.core import ParameterSource
-    from rich.console import Console
     from rich.progress import Progress
 
     from relu_ce_diag.check.hosts import open_host
-    from relu_ce_diag.errors import OptionError, TooLargeError
+    from relu_ce_diag.errors import OptionError
+    from relu_ce_diag.report.table import make_console
     from relu_ce_diag.run.sweep import sweep_function
     from relu_ce_diag.settings.function import Calling
 
@@ -121,16 +128,12 @@ def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...], limits: Any,
     host = open_host(Calling(fn_ref), spec.data)
     point = host.point
     P = point.W.size
-    if limits.max_params < P and not limits.force:
-        raise TooLargeError(f"{spec.data}: W has {P:,} parameters, more than --max-params "
-                            f"{limits.max_params:,} (2 calls each per step); raise it or pass "
-                            "--force")
     ctx = click.get_current_context()
     dtype_given = ctx.get_parameter_source("dtype") not in (None, ParameterSource.DEFAULT)
     calls = 2 * P * (len(swept) + 1) + 2
     click.echo(f"relu-diag: sweeping {host.label}: about {calls} calls (2 x {P} parameters "
                f"at each of {len(swept)} steps and the check's step)", err=True)
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("steps", total=None)
         result = sweep_function(

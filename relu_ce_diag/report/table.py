@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
+from typing import IO, Any, cast
 
 from rich.console import Console
 from rich.table import Table
@@ -15,13 +18,69 @@ STATUS_STYLE = {"pass": "bold green", "kink": "bold yellow", "fail": "bold red",
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
-def make_console(stderr: bool = False) -> Console:
-    """Return a console; when not a terminal, wide enough that ids are not folded.
+# what an ASCII-only stream gets instead of the chart's and Rich's symbols
+ASCII = str.maketrans({"●": "*", "○": "o", "·": ".", "×": "x", "┤": "|", "│": "|", "└": "+",
+                       "─": "-", "…": "...", "—": "-", "–": "-", "≈": "~", "≤": "<=", "≥": ">="})
 
-    Markup is off: cell ids, file names and reasons are the user's text, and a ``[/]`` in
-    one of them raised MarkupError (exit 3) after the work was done; styles go through Text."""
-    probe = Console(stderr=stderr)
-    return Console(stderr=stderr, width=None if probe.is_terminal else 120, markup=False)
+
+class AsciiStream:
+    """A stream that cannot encode box drawing or symbols (LANG=C, PYTHONIOENCODING=ascii):
+    known symbols are written as ASCII, anything else as ``?``."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.encoding = getattr(stream, "encoding", None) or "ascii"
+
+    def write(self, text: str) -> int:
+        plain = text.translate(ASCII).encode(self.encoding, "replace").decode(self.encoding)
+        return int(self.stream.write(plain))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def _width(stream: Any, terminal: bool, default: int) -> int | None:
+    """Return the console width: COLUMNS if set, else the terminal's, else ``default``; a
+    COLUMNS of 0 or less counts as unset (Rich would print nothing at width 0)."""
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return None  # Rich reads it
+    if not terminal:
+        return default
+    if not columns:
+        return None
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or 80
+    except (OSError, ValueError, AttributeError):
+        return 80
+
+
+def _console(stderr: bool, width: int) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        "─●…".encode(encoding)
+        file = None
+    except (UnicodeEncodeError, LookupError):
+        file = cast(IO[str], AsciiStream(stream))  # a text stream in all but name
+    probe = Console(stderr=stderr, file=file)
+    return Console(stderr=stderr, file=file, markup=False, emoji=False, safe_box=True,
+                   width=_width(stream, probe.is_terminal, width))
+
+
+def make_console(stderr: bool = False) -> Console:
+    """Return a console; when not a terminal, 120 wide so that ids are not folded.
+
+    Markup and emoji are off: cell ids, file names and reasons are the user's text (a ``[/]``
+    in one raised MarkupError, a ``:ok:`` became an emoji). A stream that cannot encode the
+    box drawing gets ASCII boxes and symbols."""
+    return _console(stderr, 120)
+
+
+def wide_console() -> Console:
+    """Return a stdout console as ``make_console``, 200 wide when not a terminal: a grid
+    row per line."""
+    return _console(False, 200)
 
 
 def _e(x: float) -> str:

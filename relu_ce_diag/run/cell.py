@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from relu_ce_diag.check.budget import Limits, check_budget, refuse_too_large
+from relu_ce_diag.check.budget import Limits, refuse_too_large
 from relu_ce_diag.check.builtin import check_directions, check_entries
 from relu_ce_diag.diagnostics import diagnose
 from relu_ce_diag.results.cell import CellResult, build_result
@@ -19,14 +19,12 @@ def run_cell(spec: CellSpec, limits: Limits | None = None, *, directions: int | 
     computed. ``ignore`` names diagnostics not to run; ``method`` is the numerical route."""
     limits = limits if limits is not None else Limits()
     spec = validate(spec)
-    if spec.data is None and directions is None:  # refuse before generating anything
-        refuse_too_large(spec, limits, spec.id)
+    # before generating or loading anything: sizes from the spec or the data's headers
+    refuse_too_large(spec, limits, spec.id, method=method, directions=directions)
     prep = prepare(spec)
     if directions is not None:
         checked = check_directions(prep, spec.id, directions)
         return build_result(checked, diagnose(checked, ignore))
-    check_budget(prep.net, prep.arrays.X.shape[0], spec.id, limits,
-                 np.dtype(spec.dtype).itemsize)
     return check_prepared(prep, spec.id, method=method, ignore=ignore)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from relu_ce_diag.check.blackbox import Progress, plan
+from relu_ce_diag.check.budget import Limits, refuse_function
 from relu_ce_diag.check.hosts import open_host
-from relu_ce_diag.errors import TooLargeError
 from relu_ce_diag.results.cell import CellResult
 from relu_ce_diag.run.api import run_function
 from relu_ce_diag.settings.describe import describe_user
@@ -17,16 +17,14 @@ def check_file(calling: Calling, data: str, desc: Description, *, step: float | 
                precision: str | None = None, directions: int | None = None, seed: int = 0,
                progress: Progress | None = None,
                announce: Callable[[str], None] | None = None,
-               max_params: int | None = None, ignore: tuple[str, ...] = ()) -> CellResult:
+               limits: Limits | None = None, ignore: tuple[str, ...] = ()) -> CellResult:
     """Open the user's function and the point in ``data`` and check it; ``announce``
-    receives the number of calls before the first one. An entry-by-entry check of more than
-    ``max_params`` entries is refused (TooLargeError) before any call."""
+    receives the number of calls before the first one. A check over ``limits`` (more
+    entries than --max-params, an estimated time or memory over the bounds) is refused
+    (TooLargeError) from the data's headers, before the function is loaded."""
+    refuse_function(data, limits or Limits(), directions=directions)
     host = open_host(calling, data)
     P = host.point.W.size
-    if max_params is not None and directions is None and max_params < P:
-        raise TooLargeError(f"{data}: W has {P:,} entries, more than --max-params "
-                            f"{max_params:,} (an entry-by-entry check makes 2 calls per entry);"
-                            " use --directions K, raise --max-params, or pass --force")
     if desc.given:  # a description that does not fit the arrays is refused before any call
         describe_user(desc, host.point, "--{}")
     if announce is not None:

@@ -4,6 +4,7 @@ in parallel processes or as one shard. Never prints; progress goes through a cal
 from __future__ import annotations
 
 import itertools
+import os
 import signal
 import warnings
 from collections.abc import Callable, Sequence
@@ -13,12 +14,14 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from relu_ce_diag.check.budget import Limits, refuse_too_large
+from relu_ce_diag.check.budget import Estimate, Limits, refuse_too_large
+from relu_ce_diag.check.budget import refuse as budget_refuse
 from relu_ce_diag.errors import OptionError, ReluDiagError
 from relu_ce_diag.results.cell import CellResult
 from relu_ce_diag.results.grid import GridCell, GridRun, Outcome
 from relu_ce_diag.run.cell import run_cell
 from relu_ce_diag.settings.cells import CellSpec, validate
+from relu_ce_diag.settings.data import load_npz
 from relu_ce_diag.settings.grid_file import GridConfig, Partial, Rule, Where
 
 BASE_KEYS = ("act", "out", "loss", "backprop")
@@ -28,7 +31,9 @@ def _show(key: str, v: object) -> str:
     if key == "data":
         return Path(v).name if isinstance(v, str) else "generated"
     if isinstance(v, tuple):
-        return ",".join(str(x) for x in v)
+        return ",".join(_show(key, x) for x in v)
+    if isinstance(v, int) and abs(v) >= 10**15:  # a 400-digit setting: an id, not a number
+        return f"~1e{len(str(abs(v))) - 1}"
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
@@ -75,7 +80,8 @@ def _check(spec: CellSpec, cid: str, where: Where) -> CellSpec:
 
 def expand(cfg: GridConfig) -> tuple[GridCell, ...]:
     """Return the cells of ``cfg`` in grid order: the cartesian product of the axes (last
-    axis fastest), then the explicit cells; ids are made unique with ``#2``, ``#3``."""
+    axis fastest), then the explicit cells; made-up ids are made unique with ``#2``, ``#3``
+    (given ids are unique already, and kept)."""
     base = CellSpec(**cfg.defaults)
     grid_where = Where(cfg.file, "grid", cfg.where.line)
     planned: list[tuple[Partial, str | None, Where]] = []
@@ -87,13 +93,17 @@ def expand(cfg: GridConfig) -> tuple[GridCell, ...]:
     for c in cfg.cells:
         planned.append(({**cfg.defaults, **c.settings}, c.id, c.where))
     cells: list[GridCell] = []
-    seen: dict[str, int] = {}
+    used = {c.id for c in cfg.cells if c.id is not None}  # unique, as load_grid checks
     for i, (settings, given, where) in enumerate(planned):
         spec = CellSpec(**settings)
-        cid = given or cell_id(spec, base)
-        seen[cid] = seen.get(cid, 0) + 1
-        if seen[cid] > 1:
-            cid = f"{cid} #{seen[cid]}"
+        cid = given
+        if cid is None:  # a made-up name never takes a given id: names stay unique
+            base_id, n = cell_id(spec, base), 1
+            cid = base_id
+            while cid in used:
+                n += 1
+                cid = f"{base_id} #{n}"
+            used.add(cid)
         spec = _check(spec, cid, where)
         expected, why = expectation(spec, cfg.rules)
         cells.append(GridCell(i, cid, spec, expected, why, where))
@@ -107,14 +117,25 @@ def shard(cells: Sequence[GridCell], k: int, n: int) -> tuple[GridCell, ...]:
     return tuple(c for c in cells if c.index % n == k - 1)
 
 
-def refuse(cells: Sequence[GridCell], limits: Limits) -> None:
+def refuse(cells: Sequence[GridCell], limits: Limits, jobs: int = 1) -> Estimate:
     """Raise an input error naming file:line and the first cell over ``limits`` (or with an
-    unusable data file) before any cell runs: a grid is refused whole, not cell by cell."""
+    unusable data file) before any cell runs: a grid is refused whole, not cell by cell; so
+    is a grid whose cells together would take longer than ``limits`` allow on ``jobs``
+    processes. Return the grid's estimate."""
+    seconds, memory, checked = 0.0, 0, set()
     for cell in cells:
         try:
-            refuse_too_large(cell.spec, limits, cell.id)
+            est = refuse_too_large(cell.spec, limits, cell.id)
+            if cell.spec.data is not None and cell.spec.data not in checked:
+                load_npz(cell.spec.data)  # bounded by the headers just checked
+                checked.add(cell.spec.data)
         except ReluDiagError as exc:
             raise ReluDiagError(f"{cell.where.source}: {cell.where.path}: {exc}") from None
+        seconds += est.seconds
+        memory = max(memory, est.memory)
+    parallel = max(1, min(jobs, len(cells), os.cpu_count() or 1))
+    total = Estimate(0, memory, 0.0, seconds / parallel, f"{len(cells):,} cells")
+    return budget_refuse(total, limits, "the grid", "run a --shard at a time, or ")
 
 
 def _error(cell: GridCell, reason: str) -> CellResult:

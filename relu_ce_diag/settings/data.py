@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import os
+import stat
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -49,34 +51,148 @@ def generate_weights(rng: np.random.Generator, net: Net) -> Array:
 
 
 MAX_ARRAY_BYTES = 4 << 30  # an array larger than this (as float64) is refused before reading
+GIB = 1 << 30
+KEYS = ("X", "Y", "W")
+_PICKLED = ("not a readable .npz file (not a zip of numeric arrays; object arrays and pickled "
+            "data are refused; save with np.savez)")
 
 
-def _declared_size(z: np.lib.npyio.NpzFile, key: str) -> int:
-    """Return the element count an array's .npy header declares (0 if it cannot be read)."""
-    if z.zip is None:
-        return 0
+@dataclass(frozen=True)
+class Header:
+    """What one array of an .npz file declares in its .npy header; nothing is loaded."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def loaded_bytes(self) -> int:
+        """Bytes of the array once loaded and converted to float64."""
+        return self.size * max(self.dtype.itemsize, 8)
+
+
+def _check_file(path: str) -> None:
+    """Refuse a missing, special or non-zip file before NumPy opens it (a FIFO would block,
+    /dev/zero would be read forever, a single .npy array would be loaded whole)."""
     try:
-        with z.zip.open(f"{key}.npy") as fp:
-            version = np.lib.format.read_magic(fp)
-            read = {(1, 0): np.lib.format.read_array_header_1_0,
-                    (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-            shape = read(fp)[0] if read is not None else ()
-    except (KeyError, OSError, ValueError, zipfile.BadZipFile, EOFError):
-        return 0  # the full read below reports what is wrong
-    return int(np.prod(shape, dtype=object)) if shape else 1
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise DataError(path, "no such file") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(path, f"cannot read it ({getattr(exc, 'strerror', None) or exc})"
+                        ) from None
+    if stat.S_ISDIR(mode):
+        raise DataError(path, "no such file (it is a folder)")
+    if not stat.S_ISREG(mode):
+        raise DataError(path, "not a regular file (a device, FIFO or socket); give an .npz file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(np.lib.format.MAGIC_PREFIX))
+    except OSError as exc:
+        raise DataError(path, f"cannot read it ({exc.strerror or exc})") from None
+    if head == np.lib.format.MAGIC_PREFIX:
+        raise DataError(path, "is a single .npy array, not an .npz file; save X, Y (and W) "
+                        "together with np.savez")
+    if not head.startswith(b"PK"):
+        raise DataError(path, "not a readable .npz file (not a zip of numeric arrays; save "
+                        "with np.savez)")
+
+
+def _header(path: str, zf: zipfile.ZipFile, member: str, key: str) -> Header:
+    """Read and check the .npy header of ``member``: real numbers, and bytes (not just the
+    count of values) within MAX_ARRAY_BYTES, so a tiny file cannot make NumPy allocate
+    gigabytes (a compressed array of zeros, or a 50 MB void item)."""
+    read = {(1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0}
+    with zf.open(member) as fp:
+        version = np.lib.format.read_magic(fp)
+        if version not in read:
+            raise DataError(path, f"array {key!r} is in .npy format {version}; save with "
+                            "np.savez (formats 1.0 and 2.0)")
+        shape, _, dtype = read[version](fp)
+    if dtype.hasobject:
+        raise DataError(path, _PICKLED)
+    if dtype.kind not in "iuf" or dtype.fields is not None or dtype.subdtype is not None:
+        raise DataError(path, f"array {key!r} has dtype {str(dtype)[:80]}; expected real numbers")
+    h = Header(tuple(int(n) for n in shape), dtype)
+    if h.loaded_bytes > MAX_ARRAY_BYTES:
+        raise DataError(path, f"array {key!r} holds {h.size:,} values "
+                        f"({h.loaded_bytes / GIB:.1f} GiB as float64), more than the "
+                        f"{MAX_ARRAY_BYTES >> 30} GiB read; check a subset of the samples")
+    return h
+
+
+def _shapes(path: str, h: dict[str, Header]) -> None:
+    """Check the shapes the headers declare: X, Y (N, *), W a vector."""
+    X, Y, W = h["X"].shape, h["Y"].shape, h["W"].shape if "W" in h else None
+    if len(X) != 2 or len(Y) != 2:
+        raise DataError(path, f"X and Y must be 2-D (samples x features); got shapes "
+                        f"{X} and {Y}")
+    if X[0] != Y[0]:
+        raise DataError(path, f"X has {X[0]} rows but Y has {Y[0]}; "
+                        "they must have one row per sample")
+    if W is not None and not (len(W) == 1 or (len(W) == 2 and 1 in W)):
+        raise DataError(path, f"W must be a vector (P,) or (P, 1); got shape {W}")
+
+
+def all_headers(path: str) -> dict[str, Header]:
+    """Check a file and the header of every array in it (nothing is loaded)."""
+    _check_file(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = {n[:-4] if n.endswith(".npy") else n: n for n in zf.namelist()}
+            return {k: _header(path, zf, m, k) for k, m in members.items()}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, RuntimeError,
+            NotImplementedError) as exc:  # corrupt, encrypted, or an unknown compression
+        raise DataError(path, f"not a readable .npz file ({exc})") from None
+
+
+def read_npz(path: str) -> dict[str, Array]:
+    """Load every array of an .npz file, in the file's order, each checked from its header
+    first and then for its values (finite, not empty): integer arrays (labels) keep their
+    integer dtype, the rest become float64."""
+    headers = all_headers(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: (a.astype(headers[k].dtype) if headers[k].dtype.kind in "iu" else a)
+                    for k in headers for a in (_array(path, z, k),)}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        if "pickle" in str(exc):  # NumPy's text would invite allow_pickle: say what is wrong
+            raise DataError(path, _PICKLED) from None
+        raise DataError(path, f"not a readable .npz file ({exc})") from None
+
+
+def npz_headers(path: str) -> dict[str, Header]:
+    """Check an .npz file from its headers alone and return those of X, Y (and W, if any).
+
+    Refused before anything is loaded: a missing, special or non-zip file, a missing X or Y,
+    a dtype that is not real numbers (object, void, structured, subarray, complex, text), an
+    array over MAX_ARRAY_BYTES, and shapes that do not fit (X, Y 2-D with the same rows, W a
+    vector)."""
+    _check_file(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = {n[:-4] if n.endswith(".npy") else n: n for n in zf.namelist()}
+            missing = [k for k in ("X", "Y") if k not in members]
+            if missing:
+                raise DataError(path, f"missing array(s) {', '.join(missing)}; the file holds "
+                                f"{', '.join(members) or 'no arrays'} (need X and Y, W "
+                                "optional)")
+            headers = {k: _header(path, zf, members[k], k) for k in KEYS if k in members}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, RuntimeError,
+            NotImplementedError) as exc:  # corrupt, encrypted, or an unknown compression
+        raise DataError(path, f"not a readable .npz file ({exc})") from None
+    _shapes(path, headers)
+    return headers
 
 
 def _array(path: str, z: np.lib.npyio.NpzFile, key: str) -> Array:
-    # A compressed .npz of zeros can declare terabytes in a few kilobytes: check the header
-    # before NumPy allocates it (a gradient check needs a few hundred samples, not millions).
-    n = _declared_size(z, key)
-    if n * 8 > MAX_ARRAY_BYTES:
-        raise DataError(path, f"array {key!r} holds {n:,} values ({n * 8 / (1 << 30):.1f} GiB "
-                        f"as float64), more than the {MAX_ARRAY_BYTES >> 30} GiB read; check a "
-                        "subset of the samples")
     a = z[key]
-    if a.dtype == object or not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
-        raise DataError(path, f"array {key!r} has dtype {a.dtype}; expected real numbers")
+    if not isinstance(a, np.ndarray) or a.dtype.kind not in "iuf":
+        raise DataError(path, f"array {key!r} is not an array of real numbers")
     a = a.astype(np.float64)
     if a.size == 0:
         raise DataError(path, f"array {key!r} is empty")
@@ -86,47 +202,18 @@ def _array(path: str, z: np.lib.npyio.NpzFile, key: str) -> Array:
     return a
 
 
-def read_npz(path: str) -> dict[str, Array]:
-    """Load every array of an .npz file, in the file's order, each checked (real, finite, not
-    empty, not too large): integer arrays (labels) keep their integer dtype, the rest become
-    float64."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(path, "no such file")
+def load_npz(path: str) -> tuple[Array, Array, Array | None]:
+    """Load X (N, n_in), Y (N, n_out) and optional W (P,) from an .npz file, each checked
+    from its header (``npz_headers``) before it is read."""
+    headers = npz_headers(path)
     try:
-        with np.load(p, allow_pickle=False) as z:
-            out = {}
-            for key in z.files:
-                a = _array(path, z, key)
-                kind = z[key].dtype.kind
-                out[key] = a.astype(z[key].dtype) if kind in "iub" else a
-            return out
+        with np.load(path, allow_pickle=False) as z:
+            X, Y = _array(path, z, "X"), _array(path, z, "Y")
+            W = _array(path, z, "W") if "W" in headers else None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         if "pickle" in str(exc):  # NumPy's text would invite allow_pickle: say what is wrong
-            raise DataError(path, "not a readable .npz file (not a zip of numeric arrays; "
-                            "object arrays and pickled data are refused; save with np.savez)"
-                            ) from None
+            raise DataError(path, _PICKLED) from None
         raise DataError(path, f"not a readable .npz file ({exc})") from None
-
-
-def load_npz(path: str) -> tuple[Array, Array, Array | None]:
-    """Load X (N, n_in), Y (N, n_out) and optional W (P,) from an .npz file; check shapes."""
-    arrays = read_npz(path)
-    missing = [k for k in ("X", "Y") if k not in arrays]
-    if missing:
-        raise DataError(path, f"missing array(s) {', '.join(missing)}; the file holds "
-                        f"{', '.join(arrays) or 'no arrays'} (need X and Y, W optional)")
-    X, Y = arrays["X"].astype(np.float64), arrays["Y"].astype(np.float64)
-    W = arrays["W"].astype(np.float64) if "W" in arrays else None
-    if X.ndim != 2 or Y.ndim != 2:
-        raise DataError(path, f"X and Y must be 2-D (samples x features); got shapes "
-                        f"{X.shape} and {Y.shape}")
-    if X.shape[0] != Y.shape[0]:
-        raise DataError(path, f"X has {X.shape[0]} rows but Y has {Y.shape[0]}; "
-                        "they must have one row per sample")
-    if W is not None:
-        if W.ndim == 2 and 1 in W.shape:
-            W = W.ravel()
-        if W.ndim != 1:
-            raise DataError(path, f"W must be a vector (P,) or (P, 1); got shape {W.shape}")
+    if W is not None and W.ndim == 2:
+        W = W.ravel()
     return X, Y, W

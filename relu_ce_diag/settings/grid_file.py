@@ -166,9 +166,13 @@ class _Reader:
                 raise self.fail(path, value, "a number") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(path, value, "a number")
+        try:
+            value = float(value)  # an integer of 400 digits overflows
+        except OverflowError:
+            raise self.fail(path, value, "a finite number") from None
         if not math.isfinite(value):
             raise self.fail(path, value, "a finite number")
-        return float(value)
+        return value
 
     def _widths(self, value: object, path: tuple[Any, ...]) -> tuple[int, ...]:
         if isinstance(value, str):
@@ -205,6 +209,58 @@ class _Reader:
         return value
 
 
+def _cells(r: _Reader, value: object) -> list[ExplicitCell]:
+    """Read ``cells:``; two cells with one id are refused (JUnit would merge their results)."""
+    cells: list[ExplicitCell] = []
+    named: dict[str, Where] = {}
+    for i, entry in enumerate(r.listing(value, ("cells",), "partial cells")):
+        settings, extra = r.partial(entry, ("cells", i), ("id",))
+        cid = r.text(extra["id"], ("cells", i, "id")) if "id" in extra else None
+        cells.append(ExplicitCell(settings, cid, r.where(("cells", i))))
+        if cid is None:
+            continue
+        if cid in named:
+            first = named[cid]
+            at = f" at line {first.line}" if first.line else ""
+            raise r.fail(("cells", i, "id"), cid, f"an id no other cell has ({first.path}{at} "
+                         "has it too)")
+        named[cid] = cells[-1].where
+    return cells
+
+
+def _statuses(r: _Reader, value: object, path: tuple[Any, ...]) -> tuple[str, ...]:
+    """Read a rule's ``status:``, one status or a non-empty list of them."""
+    statuses = value if isinstance(value, list) else [value]
+    if not statuses:  # no status allowed: the rule could never be met
+        raise r.fail(path, [], "one of " + ", ".join(EXPECTABLE) + " or a non-empty list of "
+                     "them")
+    for j, s in enumerate(statuses):
+        if s not in EXPECTABLE:
+            p = path + ((j,) if isinstance(value, list) else ())
+            raise r.fail(p, s, "one of " + ", ".join(EXPECTABLE) + suggest(str(s), EXPECTABLE))
+    return tuple(statuses)
+
+
+def _rules(r: _Reader, value: object) -> list[Rule]:
+    """Read ``expect:``, a list of rules with match:, status: and why:."""
+    rules = []
+    for i, entry in enumerate(r.listing(value, ("expect",), "rules")):
+        items = r.mapping(entry, ("expect", i), EXPECT_KEYS, "rule keys")
+        if "status" not in items:
+            raise r.fail(("expect", i), entry, "a rule with match: and status: (pass, kink "
+                         "or fail)")
+        statuses = _statuses(r, items["status"][1], ("expect", i, "status"))
+        match: dict[str, tuple[Any, ...]] = {}
+        mpath = ("expect", i, "match")
+        for k, (key, values) in r.mapping(items.get("match", (None, None))[1], mpath,
+                                          CELL_KEYS, "cell settings").items():
+            values = values if isinstance(values, list) else [values]
+            match[k] = tuple(r.setting(k, v, (*mpath, key)) for v in values)
+        why = r.text(items["why"][1], ("expect", i, "why")) if "why" in items else ""
+        rules.append(Rule(match, statuses, why, r.where(("expect", i))))
+    return rules
+
+
 def load_grid(file: str) -> GridConfig:
     """Load and check a grid file; raise ConfigError or OptionError naming file:line: key."""
     doc, lines = read_yaml(file)
@@ -226,39 +282,12 @@ def load_grid(file: str) -> GridConfig:
             raise r.fail(path, [], "a non-empty list of values (an empty axis empties the grid)")
         axes.append((k, tuple(r.setting(k, v, (*path, i)) for i, v in enumerate(values))))
 
-    cells = []
-    for i, entry in enumerate(r.listing(top.get("cells", (None, None))[1], ("cells",),
-                                        "partial cells")):
-        settings, extra = r.partial(entry, ("cells", i), ("id",))
-        cid = r.text(extra["id"], ("cells", i, "id")) if "id" in extra else None
-        cells.append(ExplicitCell(settings, cid, r.where(("cells", i))))
+    cells = _cells(r, top.get("cells", (None, None))[1])
     if not axes and not cells:
         raise r.fail(("grid",), None, "at least one axis under grid: or one entry under "
                      "cells: (the grid is empty)")
 
-    rules = []
-    for i, entry in enumerate(r.listing(top.get("expect", (None, None))[1], ("expect",),
-                                        "rules")):
-        items = r.mapping(entry, ("expect", i), EXPECT_KEYS, "rule keys")
-        if "status" not in items:
-            raise r.fail(("expect", i), entry, "a rule with match: and status: (pass, kink "
-                         "or fail)")
-        statuses = items["status"][1]
-        statuses = statuses if isinstance(statuses, list) else [statuses]
-        for j, s in enumerate(statuses):
-            if s not in EXPECTABLE:
-                p = ("expect", i, "status") + ((j,) if isinstance(items["status"][1], list)
-                                               else ())
-                raise r.fail(p, s, "one of " + ", ".join(EXPECTABLE) + suggest(str(s),
-                                                                             EXPECTABLE))
-        match: dict[str, tuple[Any, ...]] = {}
-        mpath = ("expect", i, "match")
-        for k, (key, values) in r.mapping(items.get("match", (None, None))[1], mpath,
-                                          CELL_KEYS, "cell settings").items():
-            values = values if isinstance(values, list) else [values]
-            match[k] = tuple(r.setting(k, v, (*mpath, key)) for v in values)
-        why = r.text(items["why"][1], ("expect", i, "why")) if "why" in items else ""
-        rules.append(Rule(match, tuple(statuses), why, r.where(("expect", i))))
+    rules = _rules(r, top.get("expect", (None, None))[1])
     return GridConfig(file, name, description, defaults, tuple(axes), tuple(cells),
                       tuple(rules), r.where(()))
 
