@@ -1,4 +1,4 @@
-"""Inputs, targets and weights: generated from a seed, or loaded from an .npz file."""
+"""Inputs, targets and weights: generated from a seed, or loaded from an .npz or .mat file."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 
 from relu_ce_diag.errors import DataError
 from relu_ce_diag.model.network import Net, pack
+from relu_ce_diag.settings.matfile import read_mat
 
 Array = np.ndarray
 TARGETS = ("onehot", "multilabel")
@@ -74,7 +75,11 @@ def _array(path: str, z: np.lib.npyio.NpzFile, key: str) -> Array:
         raise DataError(path, f"array {key!r} holds {n:,} values ({n * 8 / (1 << 30):.1f} GiB "
                         f"as float64), more than the {MAX_ARRAY_BYTES >> 30} GiB read; check a "
                         "subset of the samples")
-    a = z[key]
+    return _checked(path, key, z[key])
+
+
+def _checked(path: str, key: str, a: Array) -> Array:
+    """Return ``a`` as float64 if it holds real, finite values and is not empty."""
     if a.dtype == object or not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
         raise DataError(path, f"array {key!r} has dtype {a.dtype}; expected real numbers")
     a = a.astype(np.float64)
@@ -109,9 +114,25 @@ def read_npz(path: str) -> dict[str, Array]:
         raise DataError(path, f"not a readable .npz file ({exc})") from None
 
 
+def read_arrays(path: str) -> dict[str, Array]:
+    """Load every array of a data file, in the file's order, each checked as ``read_npz``
+    checks them: a MAT-file (``.mat``, as ``save -v7`` writes it: integer classes keep their
+    dtype, the others become float64, shapes stay at least 2-D) or an ``.npz`` file."""
+    if Path(path).suffix.lower() != ".mat":
+        return read_npz(path)
+    if not Path(path).is_file():
+        raise DataError(path, "no such file")
+    out = {}
+    for key, a in read_mat(path, MAX_ARRAY_BYTES).items():  # logical 0/1 become float64
+        checked = _checked(path, key, a.astype(np.float64) if a.dtype == bool else a)
+        out[key] = a if a.dtype.kind in "iu" else checked
+    return out
+
+
 def load_npz(path: str) -> tuple[Array, Array, Array | None]:
-    """Load X (N, n_in), Y (N, n_out) and optional W (P,) from an .npz file; check shapes."""
-    arrays = read_npz(path)
+    """Load X (N, n_in), Y (N, n_out) and optional W (P,) from an .npz or .mat file; check
+    shapes."""
+    arrays = read_arrays(path)
     missing = [k for k in ("X", "Y") if k not in arrays]
     if missing:
         raise DataError(path, f"missing array(s) {', '.join(missing)}; the file holds "
