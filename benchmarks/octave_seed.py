@@ -7,7 +7,8 @@ Usage::
     python benchmarks/octave_seed.py --grid     # and the seed grid at width 100: .m vs built-in
 
 Runs, each as a fresh process from the repository root, and prints the minimum and median wall
-time: Octave's own start-up (``octave-cli --eval 1``), the seed's check through Octave
+time, and the median CPU time of the process and its children (what the wall time is on an
+idle machine): Octave's own start-up (``octave-cli --eval 1``), the seed's check through Octave
 (``relu-diag check --fn tests/examples/backprop.m --data tests/examples/seed_case.mat --act relu
 --loss ce``, P = 903, entry by entry) and the same check of the Python port
 (examples/seed_backprop.py), with the number of calls each made; then the cost of one call in
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -44,15 +46,19 @@ def _relu_diag() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "relu_ce_diag"]
 
 
-def time_runs(args: list[str], runs: int) -> tuple[float, float, str]:
-    """Return (min, median) wall seconds of ``runs`` fresh runs and the last stdout."""
-    walls, out = [], ""
+def time_runs(args: list[str], runs: int) -> tuple[float, float, float, str]:
+    """Return the (min, median) wall seconds of ``runs`` fresh runs, their median CPU seconds
+    (the process and its children: Octave's too) and the last stdout."""
+    walls, cpus, out = [], [], ""
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=False)
         walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
         out = done.stdout
-    return min(walls), statistics.median(walls), out
+    return min(walls), statistics.median(walls), statistics.median(cpus), out
 
 
 def _calls(report: str) -> str:
@@ -66,14 +72,16 @@ def _calls(report: str) -> str:
 def seed_times(runs: int) -> None:
     """Print Octave's start-up and the seed check through Octave and through Python."""
     octave = shutil.which("octave-cli") or "octave-cli"
-    lo, med, _ = time_runs([octave, "--norc", "--quiet", "--eval", "1"], runs)
-    print(f"{'Octave start-up alone':44s} min {lo:5.2f} s  median {med:5.2f} s")
+    lo, med, cpu, _ = time_runs([octave, "--norc", "--quiet", "--eval", "1"], runs)
+    print(f"{'Octave start-up alone':44s} min {lo:5.2f} s  median {med:5.2f} s  "
+          f"CPU {cpu:5.2f} s")
     for what, fn in (("seed check, backprop.m through Octave", "tests/examples/backprop.m"),
                      ("seed check, Python port (reference)",
                       "examples/seed_backprop.py:backprop")):
         args = [*_relu_diag(), "check", "--fn", fn, *SEED, "--format", "json"]
-        lo, med, out = time_runs(args, runs)
-        print(f"{what:44s} min {lo:5.2f} s  median {med:5.2f} s  ({_calls(out)})")
+        lo, med, cpu, out = time_runs(args, runs)
+        print(f"{what:44s} min {lo:5.2f} s  median {med:5.2f} s  CPU {cpu:5.2f} s  "
+              f"({_calls(out)})")
 
 
 TRIVIAL = "function [f, df] = trivial(W, X, Y)\n  f = sum(W);\n  df = W;\nend\n"
