@@ -78,7 +78,9 @@ DRIVER = r"""function relu_diag_driver(in_fd, out_fd)
       end
       if isa(f, 'double') && isscalar(f) && isreal(f) && ~issparse(f)  % inline: the usual case
         fwrite(fout, [1, 2, f, 1], 'double');
-        fflush(fout);
+        if fflush(fout) ~= 0  % relu-diag is gone: stop now, not after the block
+          return;
+        end
       elseif ~relu_diag_answer(f, df, fout, false)
         break;
       end

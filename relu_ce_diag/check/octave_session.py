@@ -92,7 +92,8 @@ class Session:
         self.log = Path(self.folder, "octave.log")
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
-        code = f"addpath('{self.folder}'); {DRIVER_NAME}({req_r}, {resp_w});"
+        folder = self.folder.replace("'", "''")  # an Octave string: quotes doubled
+        code = f"addpath('{folder}'); {DRIVER_NAME}({req_r}, {resp_w});"
         try:
             with self.log.open("wb") as log:
                 self.proc = subprocess.Popen(
@@ -112,10 +113,6 @@ class Session:
         self._fds = [req_w, resp_r]
         self._buf, self._pos = b"", 0
         self._stop = weakref.finalize(self, _kill, self.proc, self._fds, self.folder)
-
-    @property
-    def alive(self) -> bool:
-        return bool(self._fds) and self.proc.poll() is None
 
     def close(self) -> None:
         """Stop Octave now (it holds no state worth a polite exit) and clean up."""
