@@ -20,7 +20,7 @@ from relu_ce_diag.errors import TooLargeError
 from relu_ce_diag.model.network import Net, hidden_from_size
 from relu_ce_diag.numeric.fast import DEFAULT_BLOCK_ELEMENTS, DIRECTION_BUDGET
 from relu_ce_diag.settings.cells import CellSpec, network
-from relu_ce_diag.settings.data import all_headers, npz_headers
+from relu_ce_diag.settings.data import cell_headers, data_headers
 
 GIB = 1 << 30
 SLOWER = 2.0  # the rates below, measured, are halved: a slower machine is not refused late
@@ -239,7 +239,7 @@ def refuse_too_large(spec: CellSpec, limits: Limits, cell_id: str, *, method: st
     n_in, hidden, n_out, samples, data_bytes = (spec.inputs, spec.hidden, spec.outputs,
                                                 spec.samples, 0)
     if spec.data is not None:
-        h = npz_headers(spec.data)
+        h = cell_headers(spec.data)
         (samples, n_in), n_out = h["X"].shape, h["Y"].shape[1]
         data_bytes = 2 * sum(x.loaded_bytes for x in h.values())  # float64, then the dtype
         if "W" in h and len(spec.hidden) == 1:
@@ -259,7 +259,7 @@ def refuse_function(data: str, limits: Limits, *, directions: int | None = None,
     over --max-params for an entry-by-entry check, or a run over the memory or time bound;
     the sizes come from the headers of ``data`` (a flat W or named blocks). None when it
     holds no parameters (the point's reader says so)."""
-    h = all_headers(data)
+    h = data_headers(data)
     params = [x for k, x in h.items() if k not in ("X", "Y", "y")]
     if "X" not in h or not params:
         return None  # the point's reader says what is missing

@@ -11,8 +11,10 @@ from collections.abc import Callable, Mapping
 
 from relu_ce_diag.check.calling import UserCode
 from relu_ce_diag.check.host import Host, InProcess
+from relu_ce_diag.check.octave import open_octave
+from relu_ce_diag.check.octave_code import is_m_ref
 from relu_ce_diag.check.userfn import load_function
-from relu_ce_diag.settings.data import read_npz
+from relu_ce_diag.settings.data import read_arrays
 from relu_ce_diag.settings.function import Calling
 from relu_ce_diag.settings.params import Point, point_from_arrays
 
@@ -32,11 +34,14 @@ def extra_names(fn: Callable[..., object], args: Mapping[str, object]) -> tuple[
 def load_point(data: str, fn: Callable[..., object], args: Mapping[str, object]) -> Point:
     """Read the data file of a user's function: X, Y (or y), its parameters, and the
     variables the function takes by name (not given by ``--arg``)."""
-    return point_from_arrays(read_npz(data), data, extra_names(fn, args))
+    return point_from_arrays(read_arrays(data), data, extra_names(fn, args))
 
 
 def open_host(calling: Calling, data: str) -> Host:
-    """Load the user's function and its point, and return the host that calls it."""
+    """Load the user's function and its point, and return the host that calls it: GNU Octave
+    for a MATLAB file (``FILE.m[:NAME]``), this process for Python."""
+    if is_m_ref(calling.ref):
+        return open_octave(calling, data)
     uf = load_function(calling.ref)
     grad = load_function(calling.grad).fn if calling.grad is not None else None
     args = dict(calling.args)

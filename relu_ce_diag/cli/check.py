@@ -34,10 +34,12 @@ from relu_ce_diag.cli.output import file_format, output_option
               help="Silence the diagnostic ID (repeatable); see relu-diag explain.")
 @click.option("--explain", "explain_found", is_flag=True,
               help="Print the long explanation of every diagnostic that fired.")
-@click.option("--fn", "fn_ref", type=FunctionRef(), default=None, metavar="FILE.py:NAME",
+@click.option("--fn", "fn_ref", type=FunctionRef(), default=None,
+              metavar="FILE.py:NAME|FILE.m",
               help="Check your own f, df = NAME(W, X, Y), or loss, grads = NAME(params, X, Y) "
-                   "with named blocks, at the point in --data; --act/--out/--loss/--eps/"
-                   "--hidden/--layout/--reduction/--l2 describe its network.")
+                   "with named blocks, at the point in --data (.npz or .mat); a MATLAB "
+                   "FILE.m[:NAME] runs in GNU Octave as [f, df] = NAME(W, X, Y); --act/--out/"
+                   "--loss/--eps/--hidden/--layout/--reduction/--l2 describe its network.")
 @click.option("--grad", "grad_ref", type=FunctionRef(), default=None, metavar="FILE.py:NAME",
               help="With --fn: a separate gradient function (the fun/jac style); the "
                    "perturbed calls then evaluate the loss alone.")
@@ -133,6 +135,7 @@ def _check_fn(spec: Any, fn_ref: str, directions: int | None, limits: Any,
     from click.core import ParameterSource
     from rich.progress import Progress
 
+    from relu_ce_diag.check.octave_code import is_m_ref
     from relu_ce_diag.errors import OptionError
     from relu_ce_diag.report.table import make_console
     from relu_ce_diag.run.function import check_file
@@ -142,8 +145,11 @@ def _check_fn(spec: Any, fn_ref: str, directions: int | None, limits: Any,
     given = {k for k in ("act", "out", "loss", "eps", "hidden", "dtype")
              if ctx.get_parameter_source(k) not in (None, ParameterSource.DEFAULT)}
     if spec.data is None:
-        raise OptionError("--data", None, "an .npz file holding X, Y (or y) and the parameters "
-                          "(W, or named blocks) when --fn is given")
+        raise OptionError("--data", None, "an .npz or .mat file holding X, Y (or y) and the "
+                          "parameters (W, or named blocks) when --fn is given")
+    if extra["call_expr"] is not None and not is_m_ref(fn_ref):
+        raise OptionError("--call", extra["call_expr"], "only with --fn FILE.m (a Python "
+                          "function takes extra arguments by --arg NAME=VALUE)")
     desc = validate_description(Description(
         **{k: getattr(spec, k) for k in given - {"dtype"}}, leaky_slope=spec.leaky_slope,
         relu_grad_at_zero=spec.relu_grad_at_zero, layout=extra["layout"],

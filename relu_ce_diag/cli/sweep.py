@@ -43,9 +43,10 @@ Exit codes:
 @click.option("--plot", type=FILE, default=None, metavar="FILE.png|svg",
               help="Draw the curve to a PNG or SVG file (needs the plot extra: matplotlib).")
 @click.option("--no-chart", is_flag=True, help="Leave out the terminal chart.")
-@click.option("--fn", "fn_ref", type=FunctionRef(), default=None, metavar="FILE.py:NAME",
-              help="Sweep your own f, df = NAME(W, X, Y) (or package.module:NAME) at the W, "
-                   "X, Y of --data: 2P calls per step.")
+@click.option("--fn", "fn_ref", type=FunctionRef(), default=None,
+              metavar="FILE.py:NAME|FILE.m",
+              help="Sweep your own f, df = NAME(W, X, Y) (or package.module:NAME, or a MATLAB "
+                   "FILE.m run by GNU Octave) at the W, X, Y of --data: 2P calls per step.")
 @click.option("--max-params", type=click.IntRange(min=1), default=2_000_000, show_default=True,
               help="Refuse (exit 2) a network or W with more parameters than this, unless "
                    "--force.")
@@ -123,8 +124,8 @@ def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...],
     from relu_ce_diag.settings.function import Calling
 
     if spec.data is None:
-        raise OptionError("--data", None, "an .npz file holding X, Y and the parameters when "
-                          "--fn is given")
+        raise OptionError("--data", None, "an .npz or .mat file holding X, Y and the "
+                          "parameters when --fn is given")
     host = open_host(Calling(fn_ref), spec.data)
     point = host.point
     P = point.W.size

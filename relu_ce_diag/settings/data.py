@@ -1,4 +1,4 @@
-"""Inputs, targets and weights: generated from a seed, or loaded from an .npz file."""
+"""Inputs, targets and weights: generated from a seed, or loaded from an .npz or .mat file."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import os
 import stat
 import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from relu_ce_diag.errors import DataError
 from relu_ce_diag.model.network import Net, pack
+from relu_ce_diag.settings.matfile import read_mat
 
 Array = np.ndarray
 TARGETS = ("onehot", "multilabel")
@@ -193,6 +195,13 @@ def _array(path: str, z: np.lib.npyio.NpzFile, key: str) -> Array:
     a = z[key]
     if not isinstance(a, np.ndarray) or a.dtype.kind not in "iuf":
         raise DataError(path, f"array {key!r} is not an array of real numbers")
+    return _checked(path, key, a)
+
+
+def _checked(path: str, key: str, a: Array) -> Array:
+    """Return ``a`` as float64 if it holds real, finite values and is not empty."""
+    if a.dtype == object or not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
+        raise DataError(path, f"array {key!r} has dtype {a.dtype}; expected real numbers")
     a = a.astype(np.float64)
     if a.size == 0:
         raise DataError(path, f"array {key!r} is empty")
@@ -203,8 +212,10 @@ def _array(path: str, z: np.lib.npyio.NpzFile, key: str) -> Array:
 
 
 def load_npz(path: str) -> tuple[Array, Array, Array | None]:
-    """Load X (N, n_in), Y (N, n_out) and optional W (P,) from an .npz file, each checked
-    from its header (``npz_headers``) before it is read."""
+    """Load X (N, n_in), Y (N, n_out) and optional W (P,) from an .npz file (each checked
+    from its header, ``npz_headers``, before it is read) or a .mat file."""
+    if Path(path).suffix.lower() == ".mat":
+        return _mat_cell(path)
     headers = npz_headers(path)
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -217,3 +228,50 @@ def load_npz(path: str) -> tuple[Array, Array, Array | None]:
     if W is not None and W.ndim == 2:
         W = W.ravel()
     return X, Y, W
+
+
+def _mat_arrays(path: str) -> dict[str, Array]:
+    """Load every variable of a MAT-file (``save -v7``): integer classes keep their dtype,
+    the others become float64, shapes stay at least 2-D; each checked for its values."""
+    if not Path(path).is_file():
+        raise DataError(path, "no such file")
+    out = {}
+    for key, a in read_mat(path, MAX_ARRAY_BYTES).items():  # logical 0/1 become float64
+        checked = _checked(path, key, a.astype(np.float64) if a.dtype == bool else a)
+        out[key] = a if a.dtype.kind in "iu" else checked
+    return out
+
+
+def read_arrays(path: str) -> dict[str, Array]:
+    """Load every array of a data file (.npz, or .mat as MATLAB's ``save -v7`` writes it),
+    in the file's order, each checked."""
+    return _mat_arrays(path) if Path(path).suffix.lower() == ".mat" else read_npz(path)
+
+
+def data_headers(path: str) -> dict[str, Header]:
+    """Return the shape and dtype of every array of a data file; an .npz is read from its
+    headers alone, a .mat (bounded by MAX_ARRAY_BYTES per variable) is read."""
+    if Path(path).suffix.lower() != ".mat":
+        return all_headers(path)
+    return {k: Header(tuple(a.shape), a.dtype) for k, a in _mat_arrays(path).items()}
+
+
+def cell_headers(path: str) -> dict[str, Header]:
+    """Return the headers of X, Y (and W) of a built-in cell's data file, checked."""
+    if Path(path).suffix.lower() != ".mat":
+        return npz_headers(path)
+    X, Y, W = _mat_cell(path)
+    arrays = {"X": X, "Y": Y} | ({"W": W} if W is not None else {})
+    return {k: Header(tuple(a.shape), a.dtype) for k, a in arrays.items()}
+
+
+def _mat_cell(path: str) -> tuple[Array, Array, Array | None]:
+    """Load X, Y (and W) of a built-in cell from a .mat file, with the shapes an .npz needs."""
+    arrays = _mat_arrays(path)
+    missing = [k for k in ("X", "Y") if k not in arrays]
+    if missing:
+        raise DataError(path, f"missing array(s) {', '.join(missing)}; the file holds "
+                        f"{', '.join(arrays) or 'no arrays'} (need X and Y, W optional)")
+    _shapes(path, {k: Header(tuple(a.shape), a.dtype) for k, a in arrays.items() if k in KEYS})
+    W = arrays["W"].astype(np.float64).ravel() if "W" in arrays else None
+    return arrays["X"].astype(np.float64), arrays["Y"].astype(np.float64), W
