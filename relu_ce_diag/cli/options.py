@@ -94,7 +94,7 @@ CELL_OPTIONS: list[Callable[[Any], Any]] = [
                  help="Generated targets: one-hot classes or 0/1 multi-label."),
     click.option("--seed", type=int, default=0, show_default=True,
                  help="Seed of the generated data and weights."),
-    click.option("--data", type=FILE, default=None, metavar="FILE.npz",
+    click.option("--data", type=FILE, default=None, metavar="FILE.npz|FILE.mat",
                  help="Arrays X, Y (and optionally W) instead of generated ones."),
     click.option("--dtype", type=Name(DTYPES), default="float64", show_default=True,
                  help="Precision of the whole computation."),
