@@ -67,10 +67,16 @@ def _layer(name: str) -> tuple[str, int] | None:
 
 
 def _factor(r: float, N: int) -> str:
-    """Name a factor: 2x, 1/N (N = 16), -1 (a sign error)."""
-    for value, words in ((-1.0, "-1 (a sign error)"), (1.0 / N, f"1/N (N = {N})"),
-                         (float(N), f"N (N = {N})"), (0.5, "1/2"), (2.0, "2")):
-        if abs(r - value) <= 1e-6 * abs(value):
+    """Name a factor: 2, 1/2, -1 (a sign error), 1/N (N = 16), N, or the number."""
+    def near(value: float) -> bool:
+        return abs(r - value) <= 1e-6 * abs(value)
+
+    for value, words in ((-1.0, "-1 (a sign error)"), (2.0, "2"), (0.5, "1/2")):
+        if near(value):
+            same_n = " (= N)" if near(float(N)) else " (= 1/N)" if near(1.0 / N) else ""
+            return words + same_n
+    for value, words in ((1.0 / N, f"1/N (N = {N})"), (float(N), f"N (N = {N})")):
+        if near(value):
             return words
     return f"{r:.4g}"
 
