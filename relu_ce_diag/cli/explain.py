@@ -10,6 +10,7 @@ from rich.text import Text
 
 from relu_ce_diag.cli.app import main
 from relu_ce_diag.diagnostics import DIAGNOSTICS, get
+from relu_ce_diag.report.layout import hanging
 
 
 def print_explanations(console: Console, ids: Iterable[str]) -> None:
@@ -21,8 +22,8 @@ def print_explanations(console: Console, ids: Iterable[str]) -> None:
         seen.append(i)
         d = get(i)
         console.print(Text(f"{d.id}: {d.title}", style="bold"))
-        console.print(d.explanation)
-        console.print(Text("fix: ", style="bold").append(Text(d.fix, style="")))
+        console.print(hanging([(Text("why", style="bold"), d.explanation),
+                               (Text("fix", style="bold"), d.fix)]))
         console.print()
 
 
@@ -45,8 +46,8 @@ def explain(diag_id: str | None) -> int:
 
     console = make_console()
     if diag_id is None:
-        for d in DIAGNOSTICS.values():
-            console.print(Text(f"{d.id:<20}", style="bold").append(Text(d.title, style="")))
+        console.print(hanging([(Text(d.id, style="bold"), d.title)
+                               for d in DIAGNOSTICS.values()], indent=0))
         console.print("\nrelu-diag explain ID prints the full text of one.")
         return 0
     print_explanations(console, [get(diag_id, "explain").id])

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from relu_ce_diag.report.layout import hanging
 from relu_ce_diag.report.sweep_words import KIND_STYLE, PALETTE, verdict_lines
 from relu_ce_diag.results.sweep import Sweep
 
@@ -81,15 +82,20 @@ def sweep_chart(s: Sweep, width: int = 60, height: int = 15) -> Text:
             ticks[start:start + len(label)] = list(label)
     out.append("".join(ticks).rstrip() + "\n", style="dim")
     out.append(" " * GUTTER + "x: step h, y: relative error (both log10)\n", style="dim")
-    out.append(" " * GUTTER)
     aside = any(p.flagged for p in s.points)
-    for mark, name, style in ((NORM, "norm-wise", ""), (CLEAN, "set-aside excluded", "cyan"),
-                              (MAXREL, "max per-entry", "dim")):
-        if mark != CLEAN or aside:
-            out.append(f"{mark} {name}  ", style=style)
-    for region, rstyle in REGION_STYLE.items():
-        if any(p.region == region for p in s.points):
-            out.append(f"{NORM} {region}  ", style=rstyle)
+    keys = [(f"{mark} {name}", style) for mark, name, style in (
+        (NORM, "norm-wise", ""), (CLEAN, "set-aside excluded", "cyan"),
+        (MAXREL, "max per-entry", "dim")) if mark != CLEAN or aside]
+    keys += [(f"{NORM} {region}", rstyle) for region, rstyle in REGION_STYLE.items()
+             if any(p.region == region for p in s.points)]
+    used = width  # the legend, wrapped under the chart at the chart's indent
+    for key, style in keys:
+        if used + 2 + len(key) > width:
+            out.append(("\n" if used < width else "") + " " * GUTTER)
+            used = -2
+        out.append("  " if used >= 0 else "")
+        out.append(key, style=style)
+        used += 2 + len(key)
     out.append("\n")
     return out
 
@@ -103,7 +109,8 @@ def steps_table(s: Sweep, title: str | None = None) -> Table:
     t = Table(title=title, header_style="bold", title_justify="left")
     for name in ("step h", "norm-wise", "set-aside excl.", "max per-entry", "straddle",
                  "clamp", "region"):
-        t.add_column(name, justify="left" if name == "region" else "right")
+        t.add_column(name, justify="left" if name == "region" else "right",
+                     no_wrap=name in ("step h", "region"))
     for p in s.points:
         t.add_row(f"{p.step:.2g}", _e(p.normwise), _e(p.clean), _e(p.max_rel),
                   "-" if p.straddled is None else str(p.straddled),
@@ -120,5 +127,4 @@ def print_sweep(console: Console, s: Sweep, title: str, chart: bool = True,
     if chart:
         console.print(sweep_chart(s, width=max(24, min(72, console.width - GUTTER - 4))))
     console.print(Text(f"{title}: {s.verdict.kind}", style=KIND_STYLE.get(s.verdict.kind, "")))
-    for line in verdict_lines(s):
-        console.print(f"  {line}", highlight=False)
+    console.print(hanging([("-", line) for line in verdict_lines(s)]))

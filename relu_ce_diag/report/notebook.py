@@ -26,6 +26,7 @@ WIDTH = 110
 def _recorder() -> Console:
     """A console that records (for HTML) and prints nothing."""
     return Console(record=True, width=WIDTH, file=io.StringIO(), markup=False, emoji=False,
+                   highlight=False,
                    force_terminal=True, color_system="truecolor")
 
 
