@@ -11,7 +11,7 @@ from rich.text import Text
 from relu_ce_diag.results.cell import CellResult
 
 STATUS_STYLE = {"pass": "bold green", "kink": "bold yellow", "fail": "bold red",
-                "error": "bold magenta"}
+                "error": "bold magenta"}  # error: could not be checked (docs/verdicts.md)
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
@@ -68,7 +68,7 @@ def print_findings(console: Console, r: CellResult) -> None:
                        style=STATUS_STYLE.get(r.status, "")))
     if r.set_aside:
         shown = ", ".join(r.set_aside[:8]) + (" ..." if len(r.set_aside) > 8 else "")
-        console.print(f"  set aside (step straddles a kink or the clamp): {shown}")
+        console.print(f"  set aside (a kink, the clamp or rounding; see the reason): {shown}")
     for f in r.findings:
         line = Text(f"  [{f.id}] ", style=SEVERITY_STYLE.get(f.severity, ""))
         line.append(f.message)
