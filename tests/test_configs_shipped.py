@@ -80,10 +80,13 @@ def test_seed_relu_grad_half_changes_nothing() -> None:
 
 
 def test_kinks_are_straddles() -> None:
-    """Kink cells straddle a kink and say so; smooth activations on the same data pass."""
+    """Kink cells straddle a kink and say so; smooth activations on the same data pass, and
+    so does relu'(0) = 0.5, the mean of the slopes a central difference at z = 0 tends to."""
     for o in run("kinks").outcomes:
         if o.result.status == "kink":
             assert o.result.straddled > 0 and "kink-straddle" in {f.id for f in o.result.findings}
+        elif o.cell.spec.relu_grad_at_zero == 0.5:
+            assert o.result.status == "pass" and o.result.straddled > 0
         else:
             assert o.result.straddled == 0
     cells = by_id("kinks")

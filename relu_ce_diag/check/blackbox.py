@@ -2,11 +2,13 @@
 
 Each check k compares the analytic slope along a direction v_k (a unit vector e_p for
 entry p, or a random unit vector with ``directions``) with ``(f(W + h v) - f(W - h v)) / 2h``,
-judged by the error model in the precision the function computes in. An entry that fails is
-measured again at h/2 (truncation), then with one-sided differences: it is set aside as a
-kink only when the analytic value lies between the left and right derivatives and these
-really differ. A loss that does not move at all along an entry whose analytic value is not 0
-is never excused.
+judged by the error model in the precision the function computes in, with the jitter of f
+up to a few ulps of |f| in its round-off. An entry that fails is measured again at h/2
+(truncation); if the jitter beyond that could explain it, it agrees (OK) or, where that
+jitter is as large as the value checked, is set aside (ROUNDING); else its one-sided
+differences at ever smaller steps (``check.onesided``) tell a kink at W (set aside when the
+analytic value is a valid subgradient) from curvature (the mismatch stands). A loss that
+does not move at all along an entry whose analytic value is not 0 is never excused.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ import numpy as np
 from relu_ce_diag.check.calling import Call
 from relu_ce_diag.check.checked import BlackBoxInfo, Checked
 from relu_ce_diag.check.host import Host
-from relu_ce_diag.check.onesided import NOISE_FACTOR, Sides, explain_sides, flat
+from relu_ce_diag.check.onesided import (
+    NOISE_FACTOR,
+    Sides,
+    excess_jitter,
+    explain_sides,
+    flat,
+)
 from relu_ce_diag.check.pipeline import (
     FLAT,
     MISMATCH,
@@ -27,18 +35,20 @@ from relu_ce_diag.check.pipeline import (
     Differences,
     Judged,
     judge,
+    rounding_kinds,
     verdict,
 )
 from relu_ce_diag.check.probe import Precision, detect_precision, require_deterministic
 from relu_ce_diag.errors import UserFunctionError
 from relu_ce_diag.model.described import Described, fit
 from relu_ce_diag.model.precision import STEP
+from relu_ce_diag.numeric.compare import ROUNDOFF_FACTOR
 from relu_ce_diag.numeric.directions import direction_rng, random_directions
 from relu_ce_diag.settings.function import FunctionSpec
 
 Array = np.ndarray
 Progress = Callable[[int, int], None]
-LEVELS = 6  # one-sided differences at h/2 ... h/64 for a check that mismatches
+LEVELS = 10  # one-sided differences at h, h/2 ... h/1024 for a check that mismatches
 LARGE_P = 20_000  # above this, the announcement suggests --directions
 FIT_RTOL = {"float64": 1e-9, "float32": 1e-4}  # a description reproduces f to this
 
@@ -50,7 +60,8 @@ def plan(label: str, P: int, directions: int | None) -> str:
     hint = "; --directions K checks K random directions with 2K calls" \
         if not directions and P > LARGE_P else ""
     return (f"{label}: {2 * K} calls ({what} x 2), plus up to 7 to test W and its precision "
-            f"and 2 more per check that needs a second step{hint}")
+            f"and 2 more per check that needs a second step (up to {2 * (LEVELS - 1)} more to read "
+            f"one-sided differences){hint}")
 
 
 class _Stencil:
@@ -91,6 +102,9 @@ class FunctionSource:
         self.what = "entry" if V is None else "direction"
         self.progress, self.done, self.total = progress, 0, 2 * self.K
         self.left, self.right = np.full(self.K, np.nan), np.full(self.K, np.nan)
+        # jitter beyond f's own rounding is not round-off the step can average out: it is
+        # judged apart (``explain``), so that what it swamps is set aside, not passed
+        self.excess = excess_jitter(prec.noise, prec.eps, f0)
 
     def _advance(self, n: int) -> None:
         self.done += n
@@ -115,7 +129,7 @@ class FunctionSource:
             n = (fp - fm) / (Lp - Lm)
             scale = np.abs(fp) + np.abs(fm)
         scale = (np.where(np.isfinite(scale), scale, 0.0)
-                 + NOISE_FACTOR * self.prec.noise / self.prec.eps)
+                 + NOISE_FACTOR * (self.prec.noise - self.excess) / self.prec.eps)
         a = ((al[0::2] - al[1::2]) / (Lp - Lm) if self.V is not None
              else self.df[which].astype(np.float64))
         self.sides = (fp, fm, Lp, Lm)
@@ -137,6 +151,10 @@ class FunctionSource:
     def explain(self, which: Array, judged: Judged) -> Array:
         kinds = np.empty(which.size, dtype=np.int8)
         fp, fm, Lp, Lm = self.first_sides
+        h = judged.step
+        jitter = np.full(which.size, ROUNDOFF_FACTOR * NOISE_FACTOR * self.excess / h)
+        by_jitter = rounding_kinds(judged.analytic[which], judged.numeric[which],
+                                   judged.tol[which], jitter, jitter)
         for i, k in enumerate(which.tolist()):
             if not np.isfinite(judged.half[k]):
                 kinds[i] = NONFINITE
@@ -144,23 +162,25 @@ class FunctionSource:
             hp, hm, hLp, hLm = self.half_sides[k]
             sides = [Sides(self.f0, (fp[k], Lp[k]), (fm[k], Lm[k])),
                      Sides(self.f0, (hp, hLp), (hm, hLm))]
-            kinds[i] = self._one_sided(k, float(judged.analytic[k]), sides, judged.step)
+            if flat(self.f0, sides):
+                self.left[k], self.right[k] = sides[1].left, sides[1].right
+                kinds[i] = FLAT
+            elif by_jitter[i] != MISMATCH:
+                kinds[i] = by_jitter[i]
+            else:
+                kinds[i] = self._one_sided(k, float(judged.analytic[k]), sides, h)
         return kinds
 
     def _one_sided(self, k: int, a: float, sides: list[Sides], h: float) -> int:
         """Judge a mismatching check by one-sided differences at ever smaller steps."""
-        if flat(self.f0, sides):
-            self.left[k], self.right[k] = sides[1].left, sides[1].right
-            return FLAT
-        for level in range(2, LEVELS + 1):
-            kind = explain_sides(a, sides, self.prec.eps, self.prec.noise)
-            if kind is not None:
-                break
-            t = h / 2 ** level
+        kind = explain_sides(a, sides, self.prec.eps, self.prec.noise)
+        while kind is None and len(sides) <= LEVELS:
+            t = h / 2 ** len(sides)
             self.total += 2
             f, L, _ = self.at([(k, t), (k, -t)])
+            if L[0] == 0 or L[1] == 0:
+                break  # the step vanished in W: no smaller one to take
             sides.append(Sides(self.f0, (f[0], L[0]), (f[1], L[1])))
-        else:
             kind = explain_sides(a, sides, self.prec.eps, self.prec.noise)
         self.left[k], self.right[k] = sides[-1].left, sides[-1].right
         return MISMATCH if kind is None else kind

@@ -2,7 +2,12 @@
 
 relu-diag sees inside its own network, so its central differences know exactly which steps
 straddle a kink or cross the clamp, and the exact chain rule is at hand beside the backprop
-under test.
+under test. A mismatching check is explained from what is seen: a stencil that straddles a
+kink at h, h/2 and h/4 whose differences converge like h has the kink exactly at W and is
+compared with their limit (``pipeline.at_kink_agrees``); one that straddles otherwise, or
+crosses the clamp, is set aside; one the rounding of activations near their bound can
+explain (``check.swamp``) is compared again on the samples rounding does not swamp, and set
+aside where that rounding is as large as the value checked.
 """
 
 from __future__ import annotations
@@ -13,39 +18,50 @@ import numpy as np
 
 from relu_ce_diag.check.checked import Checked, WhiteBox
 from relu_ce_diag.check.pipeline import (
+    KINK,
+    MISMATCH,
+    OK,
     Differences,
     Judged,
+    at_kink_agrees,
     flagged_kinds,
     judge,
+    rounding_kinds,
     verdict,
 )
-from relu_ce_diag.model.network import (
-    Forward,
-    backprop,
-    deltas,
-    forward,
-    pack,
-    weight_grads,
+from relu_ce_diag.check.swamp import (
+    Rounding,
+    Split,
+    activation_rounding,
+    entry_rounding,
+    entry_split,
+    per_sample_slopes,
 )
+from relu_ce_diag.model.network import Forward, backprop, deltas, forward, pack, weight_grads
 from relu_ce_diag.model.precision import eps_machine
 from relu_ce_diag.numeric import NumGrad, central_differences, sample_scale
+from relu_ce_diag.numeric.compare import ROUNDOFF_FACTOR
 from relu_ce_diag.numeric.directions import direction_rng, random_directions
 from relu_ce_diag.numeric.plain import crossings
 from relu_ce_diag.settings.cells import Prepared
 
 Array = np.ndarray
-ASIDE_WORDS = "where the step straddles a kink or the clamp"
+KINK_WORDS = "where the step straddles a kink"
 
 
 @dataclass(frozen=True)
 class Prologue:
-    """The forward pass at W, the exact gradient (P,), the gradient under test (P,) and the
-    per-sample round-off scale (N,) of a prepared cell."""
+    """The forward pass at W, the exact gradient (P,), the gradient under test (P,), the
+    per-sample round-off scale (N,) of a prepared cell, the rounding of its activations, and
+    dL/dz per layer of the backprop under test (None for a given gradient: it cannot be cut
+    by samples)."""
 
     fw: Forward
     exact: Array
     analytic: Array
     scale: Array
+    rounding: Rounding
+    ds: list[Array] | None
 
 
 def prologue(prep: Prepared, analytic: Array | None = None) -> Prologue:
@@ -56,13 +72,19 @@ def prologue(prep: Prepared, analytic: Array | None = None) -> Prologue:
     fw = forward(net, W, X, Y)
     exact_ds = deltas(net, W, fw, Y, "exact")
     exact = pack(weight_grads(exact_ds, fw))
+    ds: list[Array] | None = None
     if analytic is not None:
         analytic = np.asarray(analytic, dtype=W.dtype)
     elif spec.backprop == "exact":
-        analytic = exact
+        analytic, ds = exact, exact_ds
     else:
         analytic = backprop(net, W, X, Y, spec.backprop, fw=fw)[1]
-    return Prologue(fw, exact, analytic, sample_scale(net, fw, exact_ds))
+        ds = deltas(net, W, fw, Y, spec.backprop)
+        if not np.array_equal(pack(weight_grads(ds, fw)), analytic, equal_nan=True):
+            ds = None  # the per-sample slopes must add up to the gradient under test
+    scale = sample_scale(net, fw, exact_ds)
+    return Prologue(fw, exact, analytic, scale,
+                    activation_rounding(net, W, fw, Y, exact_ds, scale), ds)
 
 
 class _Entries:
@@ -95,7 +117,49 @@ class _Entries:
 
     def explain(self, which: Array, judged: Judged) -> Array:
         # set aside only where the check's own step crossed (h/2 alone does not excuse)
-        return flagged_kinds(judged.straddle[which], judged.clamp[which])
+        kinds = flagged_kinds(judged.straddle[which], judged.clamp[which])
+        h = judged.step
+        at_w = (kinds == KINK) & judged.half_straddle[which]
+        if at_w.any():
+            q = which[at_w]
+            quarter = self.numgrad(h / 4)
+            agrees = quarter.straddle[q] & at_kink_agrees(
+                judged.analytic[q], (judged.numeric[q], judged.half[q], quarter.numeric[q]),
+                judged.scale[q], h, self.eps_machine)
+            kinds[np.flatnonzero(at_w)[agrees]] = OK
+        miss = np.flatnonzero(kinds == MISMATCH)
+        if miss.size:
+            kinds[miss] = self._rounding(which[miss], judged)
+        return kinds
+
+    def _rounding(self, which: Array, judged: Judged) -> Array:
+        """Judge mismatching entries the rounding of activations could explain: again on the
+        samples it does not swamp (when the backprop under test can be cut by samples)."""
+        pro, h = self.pro, judged.step
+        R = entry_rounding(self.prep.net, pro.fw, pro.rounding)[which]
+        bound = ROUNDOFF_FACTOR * self.eps_machine * R / h
+        kinds = rounding_kinds(judged.analytic[which], judged.numeric[which],
+                               judged.tol[which], _measured(bound, pro.exact[which],
+                                                            judged.numeric[which]), bound)
+        if pro.ds is None:
+            return kinds
+        net, arr = self.prep.net, self.prep.arrays
+        for k in np.flatnonzero(kinds != MISMATCH):
+            split = entry_split(net, arr.W, pro.fw, arr.Y, pro.ds, pro.rounding,
+                                int(which[k]), h)
+            if split.swamped[split.touched].any() and not split.clean_agrees(
+                    h, self.eps_machine):
+                kinds[k] = MISMATCH
+        return kinds
+
+
+def _measured(bound: Array, exact: Array, numeric: Array) -> Array:
+    """Return how far rounding moved each difference, as far as can be told: no more than the
+    activations' rounding ``bound`` allows, and no more than the difference is off from the
+    exact chain rule, which relu-diag knows (a mismatch beyond that is not rounding's)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        off = np.abs(exact.astype(np.float64) - numeric.astype(np.float64))
+    return np.minimum(bound, np.where(np.isfinite(off), off, 0.0))
 
 
 def check_entries(prep: Prepared, cell_id: str, analytic: Array | None = None,
@@ -105,11 +169,12 @@ def check_entries(prep: Prepared, cell_id: str, analytic: Array | None = None,
     src = _Entries(prep, pro, method)
     h = prep.spec.h
     j = judge(src, h)
-    status, reason = verdict(j, pro.fw.f, "entries", ASIDE_WORDS)
+    status, reason = verdict(j, pro.fw.f, "entries", KINK_WORDS)
     arr = prep.arrays
     return Checked(cell_id, prep.spec, pro.fw.f, pro.analytic, pro.exact, arr.W, arr.X, arr.Y,
                    prep.net.layout, "entries", j, status, reason,
-                   white=WhiteBox(prep, pro.fw, src.numgrad(h), src.numgrad(h / 2)))
+                   white=WhiteBox(prep, pro.fw, src.numgrad(h), src.numgrad(h / 2),
+                                  pro.rounding))
 
 
 class _Directions:
@@ -156,8 +221,59 @@ class _Directions:
         return Differences(n, np.full(n.size, self.scale), st, cl)
 
     def explain(self, which: Array, judged: Judged) -> Array:
-        return flagged_kinds(judged.straddle[which] | judged.half_straddle[which],
-                             judged.clamp[which] | judged.half_clamp[which])
+        kinds = flagged_kinds(judged.straddle[which] | judged.half_straddle[which],
+                              judged.clamp[which] | judged.half_clamp[which])
+        h = judged.step
+        at_w = (kinds == KINK) & judged.straddle[which] & judged.half_straddle[which]
+        if at_w.any():
+            q = which[at_w]
+            n4, _, st4, _ = self._many(q, h / 4)
+            agrees = st4 & at_kink_agrees(judged.analytic[q],
+                                          (judged.numeric[q], judged.half[q], n4),
+                                          judged.scale[q], h, self.eps_machine)
+            kinds[np.flatnonzero(at_w)[agrees]] = OK
+        miss = np.flatnonzero(kinds == MISMATCH)
+        if miss.size:
+            kinds[miss] = self._rounding(which[miss], judged)
+        return kinds
+
+    def _rounding(self, which: Array, judged: Judged) -> Array:
+        """Judge mismatching directions the rounding of activations could explain: again on
+        the samples it does not swamp."""
+        pro, h = self.pro, judged.step
+        everywhere = pro.rounding.everywhere
+        bound = np.full(which.size, ROUNDOFF_FACTOR * self.eps_machine
+                        * 2.0 * float(everywhere.sum()) / h)
+        g = pro.exact.astype(np.float64)
+        exact = np.array([self.V[k] @ g for k in which])  # rows drawn one at a time
+        kinds = rounding_kinds(judged.analytic[which], judged.numeric[which], judged.tol[which],
+                               _measured(bound, exact, judged.numeric[which]), bound)
+        swamped = everywhere > pro.rounding.scale
+        if pro.ds is None or not swamped.any():
+            return kinds
+        for k in np.flatnonzero(kinds != MISMATCH):
+            if not self._split(int(which[k]), h, swamped).clean_agrees(h, self.eps_machine):
+                kinds[k] = MISMATCH
+        return kinds
+
+    def _split(self, k: int, h: float, swamped: Array) -> Split:
+        """Cut direction k by samples: per-sample losses from two forward passes per step,
+        divided by the length actually moved (as ``_measure`` does)."""
+        net, arr, pro = self.prep.net, self.prep.arrays, self.pro
+        assert pro.ds is not None
+        cuts = []
+        for t in (h, h / 2):
+            disp = (t * self.V[k]).astype(arr.W.dtype)
+            Wp, Wm = arr.W + disp, arr.W - disp
+            moved = Wp.astype(np.float64) - Wm.astype(np.float64)
+            length = float(moved @ self.V[k])
+            with np.errstate(all="ignore"):
+                fp = forward(net, Wp, arr.X, arr.Y).terms.sum(axis=1)
+                fm = forward(net, Wm, arr.X, arr.Y).terms.sum(axis=1)
+                cuts.append(((fp - fm) / length,
+                             per_sample_slopes(net, pro.fw, pro.ds, moved) / length))
+        return Split(cuts[0][1], cuts[0][0], cuts[1][0], np.ones(swamped.size, dtype=bool),
+                     2.0 * (pro.scale + pro.rounding.everywhere), swamped)
 
 
 def check_directions(prep: Prepared, cell_id: str, K: int) -> Checked:
@@ -167,8 +283,7 @@ def check_directions(prep: Prepared, cell_id: str, K: int) -> Checked:
     W = prep.arrays.W
     V = random_directions(direction_rng(prep.spec.seed), K, W.size)
     j = judge(_Directions(prep, pro, V), prep.spec.h)
-    status, reason = verdict(j, pro.fw.f, "random directions",
-                             "where the step crosses a kink or the clamp")
+    status, reason = verdict(j, pro.fw.f, "random directions", KINK_WORDS)
     arr = prep.arrays
     return Checked(f"{cell_id} [{K} directions]", prep.spec, pro.fw.f, pro.analytic, pro.exact,
                    W, arr.X, arr.Y, None, "directions", j, status, reason,

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from relu_ce_diag.check.pipeline import Judged
+from relu_ce_diag.check.swamp import Rounding
 from relu_ce_diag.model.described import Described
 from relu_ce_diag.model.layout import Layout
 from relu_ce_diag.model.network import Forward, Net
@@ -23,19 +24,22 @@ Array = np.ndarray
 @dataclass(frozen=True)
 class WhiteBox:
     """The internals of a built-in network check, entry by entry: the prepared cell, its
-    forward pass, and the structured central differences at h and h/2."""
+    forward pass, the structured central differences at h and h/2, and the rounding of its
+    activations (``check.swamp``)."""
 
     prep: Prepared
     fw: Forward
     ng: NumGrad
     half: NumGrad
+    rounding: Rounding
 
 
 @dataclass(frozen=True)
 class BlackBoxInfo:
     """What a black-box check learned of the function: the precision it computes in (name,
     resolution ``eps``, why, the jitter ``noise`` of f), the one-sided derivatives taken at
-    mismatching checks (NaN elsewhere), the number of calls, the network it was described
+    mismatching checks at the smallest step taken (NaN elsewhere), the number of calls, the
+    network it was described
     as (None: not described) and that description fitted to its loss (None: it does not
     reproduce the loss), and how many values past (f, df) it returned."""
 

@@ -1,6 +1,10 @@
 """What a black box is like before it is checked: deterministic, and in which precision.
 
-Two calls at the same W must agree (else every finite difference is noise). The precision
+Two calls at the same W must agree (else every finite difference is noise): f within a few
+ulps of |f| and every entry of df within a few ulps of the gradient's scale max |df|, so that
+a gradient summed in an order that changes between calls (a ``set`` of graph nodes, threads)
+is not refused for the last bits of entries near 0, while one that really varies is. The
+precision
 decides the error model: a function that returns float32 values, values that are all
 exactly float32, or a loss that moves only in float32-sized steps along a probe direction is
 judged with float32's resolution and step; otherwise float64's, plus the jitter of f the
@@ -102,16 +106,48 @@ def detect_precision(host: Host, W: Array, base: Call, rng: np.random.Generator,
     return Precision("float64", eps64, why, probe.noise)
 
 
+ULPS = 16  # two calls agree to this many ulps: of |f| for f, of max |df| for every entry
+ORDER_SIZED = 1e-9  # variations below this (relative) are the size of summation order's
+
+
+def _resolution(call: Call) -> float:
+    """Return the relative resolution of what a call returned: float32's or float64's."""
+    low = any(d.kind == "f" and d.itemsize <= 4 for d in (call.f_dtype, call.df_dtype))
+    return float(np.finfo(np.float32 if low else np.float64).eps)
+
+
 def require_deterministic(first: Call, second: Call, label: str) -> None:
-    """Refuse a function whose two calls at the same W disagree beyond rounding."""
-    slack = 4 * float(np.finfo(np.float64).eps) * abs(first.f)
-    same_df = np.array_equal(first.df, second.df, equal_nan=True) or np.allclose(
-        first.df, second.df, rtol=1e-13, atol=0, equal_nan=True)
-    if abs(first.f - second.f) > slack or not same_df:
-        raise UserFunctionError(
-            f"{label} is not deterministic: two calls at the same W gave f = {first.f!r} and "
-            f"{second.f!r}{'' if same_df else ' and different df'}, so every finite "
-            "difference would be meaningless; seed its random generator or switch off "
-            "dropout/noise for the check")
-
-
+    """Refuse a function whose two calls at the same W disagree beyond rounding: f by more
+    than ULPS ulps of |f|, or an entry of df by more than ULPS ulps of max |df|."""
+    eps = max(_resolution(first), _resolution(second))
+    a, b = first.df.astype(np.float64), second.df.astype(np.float64)
+    nan_a, nan_b = np.isnan(a), np.isnan(b)
+    with np.errstate(invalid="ignore", over="ignore"):
+        finite = np.isfinite(a) & np.isfinite(b)
+        scale = float(np.max(np.abs(a[finite]), initial=0.0))
+        df_gap = float(np.max(np.abs(a - b)[finite], initial=0.0))
+        same_special = np.array_equal(nan_a, nan_b) and np.array_equal(a[~finite & ~nan_a],
+                                                                        b[~finite & ~nan_b])
+    f_gap = abs(first.f - second.f)
+    f_ok = f_gap <= ULPS * eps * abs(first.f)
+    df_ok = same_special and df_gap <= ULPS * eps * scale
+    if f_ok and df_ok:
+        return
+    f_rel = f_gap / abs(first.f) if first.f else float(f_gap > 0)
+    df_rel = df_gap / scale if scale else float(df_gap > 0)
+    seen = (f"f = {first.f!r} and {second.f!r}" + ("" if df_ok else
+            f", and df entries differ by up to {df_gap:.3g} ({df_rel:.2g} of max |df|)"))
+    if same_special and max(f_rel, df_rel) <= ORDER_SIZED:
+        advice = ("the differences are the size of rounding, beyond a few ulps: sums that run "
+                  "in an order that changes between calls (over a set or a dict of objects, or "
+                  "threads) do this; sum in a fixed order (a list, sorted keys, math.fsum)")
+    elif f_ok:
+        advice = ("f is the same but df varies: the gradient depends on something besides W "
+                  "(state kept between calls, an unseeded generator in the backward pass); "
+                  "seed its random generator or reset that state for the check")
+    else:
+        advice = ("f itself varies: dropout or noise without a fixed seed, or a clock; seed "
+                  "its random generator or switch off dropout/noise for the check")
+    raise UserFunctionError(
+        f"{label} is not deterministic: two calls at the same W gave {seen}, so every finite "
+        f"difference would be meaningless; {advice}")

@@ -44,9 +44,12 @@ def flat_finding(ctx: Context) -> list[Finding]:
 
 @diagnostic(
     "fn-kink", "entries differ only at a kink of the function (a valid subgradient)",
-    "For a black-box function the kink is detected from one-sided differences at h/2: an entry "
-    "is set aside only when the left and right derivatives differ and the analytic value lies "
-    "between them (within their round-off and truncation).",
+    "For a black-box function the kink is detected from one-sided differences at the steps h, "
+    "h/2, h/4, ...: an entry is set aside only when the gap between the left and right "
+    "derivatives stays as the step halves (a kink; curvature's gap halves with the step, and "
+    "then the mismatch stands) and stands above round-off, and the analytic value lies between "
+    "them; or when the gap vanishes at smaller steps (a kink inside the step, not at W) and "
+    "the central difference there agrees with the analytic value.",
     "Nothing is wrong if only these differ; a smaller --step or another W moves off the kink; "
     "--strict makes kinks fail.")
 def kink_finding(ctx: Context) -> list[Finding]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from relu_ce_diag.check.pipeline import KINK
 from relu_ce_diag.diagnostics.context import Context, listing, unit_name
 from relu_ce_diag.diagnostics.registry import Finding, diagnostic
 from relu_ce_diag.model.network import Forward, Net, with_bias
@@ -105,7 +106,7 @@ def straddle_finding(ctx: Context) -> list[Finding]:
     if flagged.size == 0:
         return []
     net = ctx.net
-    aside = np.flatnonzero(ctx.set_aside & ctx.ng.straddle)
+    aside = np.flatnonzero((ctx.judged.kind == KINK) & ctx.ng.straddle)
     order = np.concatenate([aside, np.setdiff1d(flagged, aside)])[:MAX_DETAILED]
     cr = crossings(net, ctx.prep.arrays, ctx.fw, ctx.h, order)
     a = ctx.analytic.astype(np.float64)
@@ -145,9 +146,12 @@ def straddle_finding(ctx: Context) -> list[Finding]:
     "zero-preactivation", "a pre-activation sits exactly on a kink (relu'(0) decides)",
     "When z is exactly 0 the derivative of relu is a convention: the seed's z > 0 uses 0, "
     "--relu-grad-at-zero can use another value, and any central difference sees the average of "
-    "both sides, 0.5 (for leaky-relu, (1 + slope) / 2). Exact zeros happen with integer or "
-    "quantised data, zero-initialised weights and biases, or dead inputs; the entries through "
-    "such a unit can never agree with a central difference.",
+    "both sides, 0.5 (for leaky-relu, (1 + slope) / 2), with an error proportional to the step "
+    "(the two sides curve differently). Exact zeros happen with integer or quantised data, "
+    "zero-initialised weights and biases, or dead inputs. With another convention the entries "
+    "through such a unit never agree with a central difference and are set aside (status "
+    "kink); with relu'(0) = 0.5 they agree with the limit of the central differences at h, "
+    "h/2 and h/4, and pass.",
     "Accept it as a convention (the entries are set aside, status kink), or use "
     "--relu-grad-at-zero 0.5 to match the central difference, or add a small jitter to the "
     "data or the initial weights.")
@@ -171,13 +175,24 @@ def zero_finding(ctx: Context) -> list[Finding]:
     aside = int((affected & ctx.set_aside).sum())
     # what a central difference sees at the kink: the mean of both slopes (of the first
     # layer with an exact zero, as the finding names one convention)
-    seen = net.layer_act(min(layer for layer, _ in rows)).kink_average(net.leaky_slope)
+    act = net.layer_act(min(layer for layer, _ in rows))
+    seen = act.kink_average(net.leaky_slope)
+    zero = np.zeros(1)
+    used = float(act.df(zero, act.f(zero, net.leaky_slope), net.leaky_slope, net.at_zero)[0])
     units = _units(ctx, pairs)
+    if np.isclose(used, seen, rtol=1e-12, atol=0.0) and not aside:
+        verdict = (f"the analytic gradient uses {act.name}'(0) = {used:g} and a central "
+                   f"difference sees {seen:g} (the mean of both slopes): the "
+                   f"{int(affected.sum())} entries into these units agree with the limit of "
+                   "the central differences at h, h/2, h/4 (their error falls like the step) "
+                   "and pass")
+    else:
+        verdict = (f"the analytic gradient uses {act.name}'(0) = {used:g}, a central "
+                   f"difference sees {seen:g}; {aside} of the {int(affected.sum())} entries "
+                   "into these units mismatch")
     return [Finding(
         "zero-preactivation", "warning" if aside else "info",
-        f"{len(pairs)} pre-activations are exactly 0: {listing(units, 4)}; the analytic "
-        f"gradient uses relu'(0) = {net.at_zero:g}, a central difference sees {seen:g}; "
-        f"{aside} of the {int(affected.sum())} entries into these units mismatch",
+        f"{len(pairs)} pre-activations are exactly 0: {listing(units, 4)}; {verdict}",
         fix="accept the convention (entries set aside), --relu-grad-at-zero 0.5, or jitter "
             "the data or weights",
         data=(("count", len(pairs)), ("units", units[:50]), ("at_zero", net.at_zero),

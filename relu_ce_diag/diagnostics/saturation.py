@@ -1,11 +1,14 @@
-"""Saturation: outputs inside the eps clamp, and activations rounded to (or near) 0 or 1."""
+"""Saturation: outputs inside the eps clamp, activations rounded to (or near) 0 or 1, and the
+checks whose step such rounding swamps (set aside by the verdict)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from relu_ce_diag.check.onesided import excess_jitter
+from relu_ce_diag.check.pipeline import OK, ROUNDING
 from relu_ce_diag.diagnostics.attribution import attribute
-from relu_ce_diag.diagnostics.context import Context, listing
+from relu_ce_diag.diagnostics.context import Context, listing, unit_name
 from relu_ce_diag.diagnostics.registry import Finding, diagnostic
 from relu_ce_diag.diagnostics.rounding import saturated
 
@@ -83,3 +86,65 @@ def float_finding(ctx: Context) -> list[Finding]:
         data=(("rounded", sat.rounded), ("coarse", sat.coarse), ("units", list(sat.units[:50])),
               ("entries", int(sat.into.sum())), ("max_abs_z", sat.max_abs_z), ("share", share),
               ("mismatched_without", without)))]
+
+
+def _swamped_units(ctx: Context) -> list[str]:
+    """Name the units whose own rounding exceeds all the error model counts for a sample,
+    with those samples: ``out[1] (samples 4, 12)``."""
+    assert ctx.white is not None
+    names = []
+    for layer, mask in enumerate(ctx.white.rounding.swamped_units()):
+        for u in np.flatnonzero(mask.any(axis=0)):
+            samples = np.flatnonzero(mask[:, u]).tolist()
+            shown = ", ".join(map(str, samples[:6])) + (" ..." if len(samples) > 6 else "")
+            names.append(f"{unit_name(ctx.net, layer, int(u))} "
+                         f"(sample{'s' if len(samples) > 1 else ''} {shown})")
+    return names
+
+
+@diagnostic(
+    "rounding-swamp", "checks set aside: rounding swamps their step",
+    "The error model bounds the round-off of a central difference by the losses and "
+    "pre-activations it moves. It leaves out the rounding of an activation next to its bound: "
+    "a sigmoid output a few ulps from 1 under cross-entropy moves the loss by eps/(1 - y), so "
+    "a step's effect on the unit is lost (float-saturation); a user's function shows it as "
+    "jitter of f beyond a few ulps. A mismatching check that this rounding explains agrees "
+    "when the rounding is small against its value, and is set aside when it is not: no "
+    "central difference at this point can tell that value from 0. The built-in network "
+    "judges such an entry again per sample, on the samples rounding does not swamp, so a "
+    "wrong gradient still fails where it can be resolved. The entries set aside are named, "
+    "with the units and samples; a check that sets aside most entries is not a check (status "
+    "error, see docs/verdicts.md).",
+    "Move the point: smaller weights or inputs (saturated units), or a loss computed from the "
+    "logits (log-sigmoid, log-softmax), so that outputs stay away from their bounds.")
+def rounding_finding(ctx: Context) -> list[Finding]:
+    """Return the ``rounding-swamp`` finding: checks set aside because rounding swamps their
+    step, how many more agree only within that rounding, and where it comes from."""
+    j = ctx.judged
+    aside = np.flatnonzero(j.kind == ROUNDING)
+    within = np.flatnonzero((j.kind == OK) & (j.error > j.tol) & ~j.straddle)
+    if not aside.size and not within.size:
+        return []
+    names = [ctx.name(int(k)) for k in aside]
+    where: list[str] = []
+    if ctx.black is not None:
+        b = ctx.black
+        extra = excess_jitter(b.noise, b.eps, ctx.f)
+        source = (f"f jitters by {b.noise:.2g} near W, {extra:.2g} beyond its own rounding"
+                  if extra > 0 else "the round-off of the smaller steps tried is as large as "
+                  "their mismatch")
+    else:
+        where = _swamped_units(ctx) if ctx.white_entries else []
+        source = "activations next to their bound round" + (
+            f" ({listing(where, 4)}, with the samples where that rounding exceeds everything "
+            "else the error model counts)" if where else "")
+    what = "directions" if ctx.mode == "directions" else "entries"
+    text = (f"{aside.size} {what} are set aside"
+            + (f" ({listing(names, 6)})" if names else "")
+            + f", as rounding swamps their step: {source}"
+            + (f"; {within.size} more agree only within that rounding" if within.size else ""))
+    return [Finding(
+        "rounding-swamp", "warning" if aside.size else "info", text,
+        fix="smaller weights or inputs, or a loss computed from the logits, to check them",
+        data=(("set_aside", int(aside.size)), ("entries", names[:50]),
+              ("agree_within_rounding", int(within.size)), ("units", where[:50])))]

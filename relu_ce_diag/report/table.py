@@ -16,7 +16,7 @@ from relu_ce_diag.report.layout import finding_rows, hanging
 from relu_ce_diag.results.cell import CellResult
 
 STATUS_STYLE = {"pass": "bold green", "kink": "bold yellow", "fail": "bold red",
-                "error": "bold magenta"}
+                "error": "bold magenta"}  # error: could not be checked (docs/verdicts.md)
 
 
 # what an ASCII-only stream gets instead of the chart's and Rich's symbols
@@ -172,7 +172,7 @@ def print_findings(console: Console, r: CellResult) -> None:
     if r.set_aside:
         shown = ", ".join(r.set_aside[:8]) + (f" and {len(r.set_aside) - 8} more"
                                                if len(r.set_aside) > 8 else "")
-        rows.append(("set aside", f"{shown} (the step straddles a kink or the clamp)"))
+        rows.append(("set aside", f"{shown} (a kink, the clamp or rounding; see the reason)"))
     console.print(hanging(rows + finding_rows(r.findings)))
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from relu_ce_diag.check.checked import Checked
-from relu_ce_diag.check.pipeline import worst
+from relu_ce_diag.check.pipeline import KINK, worst
 from relu_ce_diag.diagnostics.registry import Finding
 from relu_ce_diag.numeric.compare import max_relative, normwise_relative
 from relu_ce_diag.settings.cells import CellSpec
@@ -103,7 +103,9 @@ class CellResult:
 
 
 def exit_code(results: Iterable[CellResult], strict: bool = False) -> int:
-    """Return 0 when every cell passes (kink too, unless strict), else 1."""
+    """Return 0 when every cell passes (kink too, unless strict), else 1: also for ``error``,
+    a cell that could not be checked (one that judged fewer than half of its checks, the rest
+    set aside, is not passed by a CI gate, and is not called wrong; docs/verdicts.md)."""
     bad = {"fail", "error"} | ({"kink"} if strict else set())
     for r in results:
         if r.status in bad:
@@ -128,7 +130,7 @@ def build_result(c: Checked, findings: tuple[Finding, ...]) -> CellResult:
                        normwise_relative(a64[b.slice], n64[b.slice]),
                        int(j.mismatched[b.slice].sum()), int(j.set_aside[b.slice].sum()))
             for b in c.layout.blocks)
-    straddled = int(j.straddle.sum()) if c.black is None else int(j.set_aside.sum())
+    straddled = int(j.straddle.sum()) if c.black is None else int((j.kind == KINK).sum())
     return CellResult(
         id=c.id, spec=c.settings, status=c.status, reason=c.reason, loss=c.f, n_params=c.df.size,
         step=j.step, max_rel=max_relative(a64, n64),
