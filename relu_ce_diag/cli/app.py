@@ -15,7 +15,8 @@ EXIT_CODES = """\b
 Exit codes:
   0    every cell passed (kink counts as pass unless --strict)
   1    the check ran and found a problem (mismatch, non-finite loss or
-       gradient, a cell that does not meet its expectation)
+       gradient, a cell that could not be checked because most entries were
+       set aside, a cell that does not meet its expectation)
   2    the input could not be used (bad option, YAML, data file or user
        function); nothing was judged
   3    internal error of relu-diag (rerun with --debug for the traceback)

@@ -171,8 +171,9 @@ def render(att: Attribution, total_entries: int) -> str:
     "the number of entries that would still mismatch without it is given.",
     "Fix the cause with the largest share first; see relu-diag explain ID for each.")
 def attribution_finding(ctx: Context) -> list[Finding]:
-    """Return the ``attribution`` finding of a failing or kinked cell."""
-    if not ctx.white_entries or ctx.status not in ("fail", "kink"):
+    """Return the ``attribution`` finding of a failing or kinked cell, or of one that could
+    not be checked (most entries set aside)."""
+    if not ctx.white_entries or ctx.status not in ("fail", "kink", "error"):
         return []
     att = ctx.once(attribute)
     if att.finite == 0 or not att.parts:

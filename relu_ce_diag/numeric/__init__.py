@@ -41,7 +41,8 @@ def sample_scale(net: Net, fw: Forward, ds: list[Array]) -> Array:
 
     ``ds`` are dL/dz per layer; |z * dL/dz| is how much a relative rounding of z moves the
     loss, |t| how much a relative rounding of the loss terms does. (Rounding of outputs next
-    to a saturated unit is not bounded here: the float-saturation diagnostic names it.)
+    to a saturated unit is not bounded here: ``check/swamp.py`` bounds it and re-judges
+    such entries sample by sample.)
     """
     with np.errstate(invalid="ignore", over="ignore"):
         s = np.abs(fw.terms).sum(axis=1)
