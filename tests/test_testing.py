@@ -97,3 +97,13 @@ def test_an_unusable_function_fails_with_one_line() -> None:
     assert "\n" not in msg and "df has shape (3,) but W has shape (903,)" in msg
     with pytest.raises(OptionError):
         assert_gradient(seed_backprop.backprop, SEED["W"], SEED["X"], SEED["Y"], act="rellu")
+
+
+def test_docs_ci_shows_the_seed_message_as_printed() -> None:
+    """docs/ci.md's message for the seed's function is the one assert_gradient raises."""
+    docs = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    shown = docs.split("```text\nrelu-diag: examples/seed_backprop.py:backprop", 1)[1]
+    shown = "relu-diag: examples/seed_backprop.py:backprop" + shown.split("```", 1)[0]
+    msg = failure(seed_backprop.backprop, SEED["W"], SEED["X"], SEED["Y"], act="relu",
+                  loss="ce", label="examples/seed_backprop.py:backprop")
+    assert msg + "\n" == shown
