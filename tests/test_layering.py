@@ -21,7 +21,7 @@ LAYERS = (
     ("results",),
     ("run",),
     ("report",),
-    ("cli", "__main__", "__init__"),
+    ("cli", "__main__", "__init__", "testing"),
 )
 # Third-party imports and the only places that may make them.
 ALLOWED = {

@@ -83,6 +83,7 @@ def grid(file: str, fmt: str, output: str | None, jobs: int,
     from relu_ce_diag.run.grid import expand, refuse, run_cells
     from relu_ce_diag.run.grid import shard as take_shard
     from relu_ce_diag.settings.grid_file import load_grid
+    from relu_ce_diag.settings.grid_fn import FunctionCell
 
     kind = file_format(output, fmt, ("json", "junit")) if output is not None else fmt
     from relu_ce_diag.settings.shipped import grid_file
@@ -98,8 +99,11 @@ def grid(file: str, fmt: str, output: str | None, jobs: int,
     if shard is not None:
         cells = take_shard(cells, *shard)
     data = {c.spec.data: c.id for c in reversed(cells) if c.spec.data is not None}
+    code = {path: c.id for c in reversed(cells) if isinstance(c.spec, FunctionCell)
+            for path in c.spec.files}
     guard_targets({"--output": output}, {f"the data of cell {cid}": path
-                                         for path, cid in data.items()})
+                                         for path, cid in data.items()}
+                  | {f"the function of cell {cid}": path for path, cid in code.items()})
     limits = Limits(max_params=max_params, force=force)
     refuse(cells, limits, jobs)  # a cell or the grid over the bounds, unusable data: exit 2
 

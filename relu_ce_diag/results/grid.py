@@ -7,15 +7,17 @@ from dataclasses import dataclass
 from relu_ce_diag.results.cell import EXIT_FINDING, EXIT_INTERRUPTED, EXIT_OK, CellResult
 from relu_ce_diag.settings.cells import CellSpec
 from relu_ce_diag.settings.grid_file import Where
+from relu_ce_diag.settings.grid_fn import FunctionCell
 
 
 @dataclass(frozen=True)
 class GridCell:
-    """One cell of a grid: its position in the whole grid, unique id, settings, expectation."""
+    """One cell of a grid: its position in the whole grid, unique id, settings (of the built-in
+    network, or of a user's function), expectation."""
 
     index: int
     id: str
-    spec: CellSpec
+    spec: CellSpec | FunctionCell
     expected: tuple[str, ...]
     why: str
     where: Where

@@ -1,5 +1,6 @@
-"""Grids: expand a checked config into cells, match expectations, run cells in order,
-in parallel processes or as one shard. Never prints; progress goes through a callback."""
+"""Grids: expand a checked config into cells (built-in ones, and the user's functions of
+``grid_fn``), match expectations, run cells in order, in parallel processes or as one shard.
+Never prints; progress goes through a callback."""
 
 from __future__ import annotations
 
@@ -20,9 +21,18 @@ from relu_ce_diag.errors import OptionError, ReluDiagError
 from relu_ce_diag.results.cell import CellResult
 from relu_ce_diag.results.grid import GridCell, GridRun, Outcome
 from relu_ce_diag.run.cell import run_cell
+from relu_ce_diag.run.grid_fn import (
+    builtin_cell,
+    error_spec,
+    fn_cell,
+    fn_cell_id,
+    refuse_fn_cell,
+    run_fn_cell,
+)
 from relu_ce_diag.settings.cells import CellSpec, validate
 from relu_ce_diag.settings.data import load_npz
-from relu_ce_diag.settings.grid_file import GridConfig, Partial, Rule, Where
+from relu_ce_diag.settings.grid_file import SPEC_KEYS, GridConfig, Partial, Rule, Where
+from relu_ce_diag.settings.grid_fn import FunctionCell
 
 BASE_KEYS = ("act", "out", "loss", "backprop")
 
@@ -46,13 +56,17 @@ def cell_id(spec: CellSpec, base: CellSpec) -> str:
     return head + (" " + ",".join(extras) if extras else "")
 
 
-def _value(spec: CellSpec, key: str) -> Any:
-    return {"out": spec.output, "step": spec.h}.get(key, getattr(spec, key))
+def _value(spec: CellSpec | FunctionCell, key: str) -> Any:
+    if isinstance(spec, FunctionCell):
+        return spec.value(key)
+    return {"out": spec.output, "step": spec.h}.get(key, getattr(spec, key, None))
 
 
-def expectation(spec: CellSpec, rules: Sequence[Rule]) -> tuple[tuple[str, ...], str]:
+def expectation(spec: CellSpec | FunctionCell, rules: Sequence[Rule]
+                ) -> tuple[tuple[str, ...], str]:
     """Return the statuses allowed for ``spec`` and why: the last matching rule wins,
-    default pass."""
+    default pass (a rule naming a key the cell does not take, such as ``fn``, does not
+    match it)."""
     found: tuple[tuple[str, ...], str] = (("pass",), "")
     for rule in rules:
         if all(_value(spec, k) in vs for k, vs in rule.match.items()):
@@ -81,30 +95,34 @@ def _check(spec: CellSpec, cid: str, where: Where) -> CellSpec:
 def expand(cfg: GridConfig) -> tuple[GridCell, ...]:
     """Return the cells of ``cfg`` in grid order: the cartesian product of the axes (last
     axis fastest), then the explicit cells; made-up ids are made unique with ``#2``, ``#3``
-    (given ids are unique already, and kept)."""
-    base = CellSpec(**cfg.defaults)
+    (given ids are unique already, and kept). A cell whose settings name ``fn`` checks the
+    user's function; a setting made on the cell (or its axis) that its kind does not take is
+    refused, one inherited from ``defaults:`` is left out."""
+    base = CellSpec(**{k: v for k, v in cfg.defaults.items() if k in SPEC_KEYS})
     grid_where = Where(cfg.file, "grid", cfg.where.line)
-    planned: list[tuple[Partial, str | None, Where]] = []
+    planned: list[tuple[Partial, str | None, Where, set[str]]] = []
     if cfg.axes:
         keys = [k for k, _ in cfg.axes]
         for combo in itertools.product(*(vs for _, vs in cfg.axes)):
             axis = dict(zip(keys, combo, strict=True))
-            planned.append(({**cfg.defaults, **axis}, None, grid_where))
+            planned.append(({**cfg.defaults, **axis}, None, grid_where, set(keys)))
     for c in cfg.cells:
-        planned.append(({**cfg.defaults, **c.settings}, c.id, c.where))
+        planned.append(({**cfg.defaults, **c.settings}, c.id, c.where, set(c.settings)))
     cells: list[GridCell] = []
     used = {c.id for c in cfg.cells if c.id is not None}  # unique, as load_grid checks
-    for i, (settings, given, where) in enumerate(planned):
-        spec = CellSpec(**settings)
+    for i, (settings, given, where, own) in enumerate(planned):
+        user = settings.get("fn") is not None
         cid = given
         if cid is None:  # a made-up name never takes a given id: names stay unique
-            base_id, n = cell_id(spec, base), 1
+            base_id, n = (fn_cell_id(settings, own, cfg.defaults, _show) if user
+                          else cell_id(builtin_cell(settings, own, where), base)), 1
             cid = base_id
             while cid in used:
                 n += 1
                 cid = f"{base_id} #{n}"
             used.add(cid)
-        spec = _check(spec, cid, where)
+        spec = fn_cell(settings, own, where, cid) if user \
+            else _check(builtin_cell(settings, own, where), cid, where)
         expected, why = expectation(spec, cfg.rules)
         cells.append(GridCell(i, cid, spec, expected, why, where))
     return tuple(cells)
@@ -122,11 +140,15 @@ def refuse(cells: Sequence[GridCell], limits: Limits, jobs: int = 1) -> Estimate
     unusable data file) before any cell runs: a grid is refused whole, not cell by cell; so
     is a grid whose cells together would take longer than ``limits`` allow on ``jobs``
     processes. Return the grid's estimate."""
-    seconds, memory, checked = 0.0, 0, set()
+    seconds, memory, checked, read = 0.0, 0, set(), set[str]()
     for cell in cells:
         try:
-            est = refuse_too_large(cell.spec, limits, cell.id)
-            if cell.spec.data is not None and cell.spec.data not in checked:
+            if isinstance(cell.spec, FunctionCell):
+                est = refuse_fn_cell(cell.spec, limits, read)
+            else:
+                est = refuse_too_large(cell.spec, limits, cell.id)
+            if isinstance(cell.spec, CellSpec) and cell.spec.data is not None \
+                    and cell.spec.data not in checked:
                 load_npz(cell.spec.data)  # bounded by the headers just checked
                 checked.add(cell.spec.data)
         except ReluDiagError as exc:
@@ -139,16 +161,22 @@ def refuse(cells: Sequence[GridCell], limits: Limits, jobs: int = 1) -> Estimate
 
 
 def _error(cell: GridCell, reason: str) -> CellResult:
-    return CellResult(id=cell.id, spec=cell.spec, status="error", reason=reason)
+    spec = error_spec(cell.spec) if isinstance(cell.spec, FunctionCell) else cell.spec
+    return CellResult(id=cell.id, spec=spec, status="error",
+                      reason=" ".join(reason.splitlines()))  # one line in every report
 
 
 def run_one(cell: GridCell, limits: Limits | None = None) -> CellResult:
-    """Run one cell in isolation: any exception becomes an ``error`` result with its reason;
-    NumPy warnings are kept out of the terminal and noted in the reason."""
+    """Run one cell in isolation: any exception (a user's function that raises or returns
+    the wrong shape too) becomes an ``error`` result with its reason on one line; NumPy
+    warnings are kept out of the terminal and noted in the reason."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            result = run_cell(cell.spec) if limits is None else run_cell(cell.spec, limits)
+            if isinstance(cell.spec, FunctionCell):
+                result = run_fn_cell(cell.spec, limits)
+            else:
+                result = run_cell(cell.spec) if limits is None else run_cell(cell.spec, limits)
         except ReluDiagError as exc:
             return _error(cell, str(exc))
         except Exception as exc:  # noqa: BLE001  isolation: one broken cell must not stop a grid

@@ -1,8 +1,9 @@
 """Load a YAML grid file and check every key and value before anything runs.
 
 It turns the file (read by ``yaml_file``) into a frozen ``GridConfig`` of
-normalised partial cells (plain dicts of CellSpec settings), each carrying the key path and
-line it came from, so that every later error can name ``file:line: key.path``.
+normalised partial cells (plain dicts of CellSpec settings, and of a user's function's:
+``grid_fn``), each carrying the key path and line it came from, so that every later error can
+name ``file:line: key.path``.
 """
 
 from __future__ import annotations
@@ -20,16 +21,18 @@ from relu_ce_diag.model.network import BACKPROPS
 from relu_ce_diag.model.precision import DTYPES
 from relu_ce_diag.settings.cells import CellSpec, validate
 from relu_ce_diag.settings.data import TARGETS
+from relu_ce_diag.settings.grid_fn import FN_KEYS, read_fn_setting
 from relu_ce_diag.settings.yaml_file import ConfigError, read_yaml, show_path
 
 TOP_KEYS = ("name", "description", "defaults", "grid", "cells", "expect")
-CELL_KEYS = tuple(f.name for f in fields(CellSpec))
+SPEC_KEYS = tuple(f.name for f in fields(CellSpec))
+CELL_KEYS = SPEC_KEYS + FN_KEYS
 EXPECT_KEYS = ("match", "status", "why")
 EXPECTABLE = ("pass", "kink", "fail")
 FLOATS = ("eps", "step", "relu_grad_at_zero", "leaky_slope")
 INTS = ("inputs", "outputs", "samples", "seed")
 NAMES = ("act", "out", "loss", "backprop", "targets", "dtype")
-NULLABLE = ("out", "step", "data")
+NULLABLE = ("out", "step", "data", *FN_KEYS)  # null: as if not given
 _ALLOWED = {"act": HIDDEN_NAMES, "out": tuple(ACTIVATIONS), "loss": tuple(LOSSES),
             "backprop": BACKPROPS, "targets": TARGETS, "dtype": DTYPES}
 # Settings checked alone against this base, so that a one-hot rule cannot blame `outputs`.
@@ -115,8 +118,8 @@ class _Reader:
         for key, v in value.items():
             norm = key.replace("-", "_") if isinstance(key, str) else key
             if norm not in allowed:
-                shown = [a.replace("_", "-") if a in ("relu_grad_at_zero", "leaky_slope")
-                         else a for a in allowed]
+                shown = [a.replace("_", "-") if a in ("relu_grad_at_zero", "leaky_slope",
+                                                      "l2_form") else a for a in allowed]
                 raise self.fail((*path, key), key, f"one of the keys {', '.join(shown)}"
                                 + suggest(str(key), shown + list(allowed)))
             out[norm] = (key, v)
@@ -136,12 +139,17 @@ class _Reader:
         """Normalise one cell setting (types as ``check`` takes them) and check it alone."""
         if value is None and key in NULLABLE:
             return None
+        if key in FN_KEYS:
+            return read_fn_setting(key, value, Path(self.file).parent,
+                                   lambda v, e: self.fail(path, v, e),
+                                   lambda v: self._float(v, path))
         if key in NAMES and isinstance(value, str):
             value = match_name(value, _ALLOWED[key]) or value  # CE, ReLU: the seed's spellings
         if key in NAMES or key == "data":
             if not isinstance(value, str):
                 raise self.fail(path, value, "a name (a string)" if key != "data"
-                                else "a path to an .npz file, relative to the YAML file")
+                                else "a path to an .npz or .mat file, relative to the YAML "
+                                "file")
         elif key in FLOATS:
             value = self._float(value, path)
         elif key in INTS:
@@ -189,8 +197,8 @@ class _Reader:
     def _data(self, value: str, path: tuple[Any, ...]) -> str:
         target = Path(self.file).parent / value
         if not target.is_file():
-            raise self.fail(path, value, f"an existing .npz file relative to the YAML file "
-                            f"({str(target)!r} does not exist)")
+            raise self.fail(path, value, f"an existing .npz or .mat file relative to the YAML "
+                            f"file ({str(target)!r} does not exist)")
         return os.path.relpath(target)
 
     def partial(self, value: object, path: tuple[Any, ...], extra: tuple[str, ...] = ()
@@ -202,11 +210,9 @@ class _Reader:
         return settings, {k: v for k, (key, v) in items.items() if k in extra}
 
     def listing(self, value: object, path: tuple[Any, ...], what: str) -> list[Any]:
-        if value is None:
-            return []
-        if not isinstance(value, list):
+        if value is not None and not isinstance(value, list):
             raise self.fail(path, value, f"a list of {what}")
-        return value
+        return value or []
 
 
 def _cells(r: _Reader, value: object) -> list[ExplicitCell]:
