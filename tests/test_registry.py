@@ -67,8 +67,12 @@ def test_ignore_skips_the_work_not_only_the_output(monkeypatch: pytest.MonkeyPat
     """--ignore precision on a float32 cell does not run the float64 re-check at all."""
     calls: list[str] = []
     real = precision_family.recheck
-    monkeypatch.setattr(precision_family, "recheck",
-                        lambda *a, **k: calls.append("recheck") or real(*a, **k))
+    def spy(ctx: object, dtype: str | None = None, step: float | None = None) -> object:
+        if dtype == "float64":
+            calls.append("recheck")
+        return real(ctx, dtype, step)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(precision_family, "recheck", spy)
     spec = CellSpec(act="relu", loss="ce", dtype="float32")
     assert any(f.id == "precision" for f in run_cell(spec).findings) and calls
     calls.clear()

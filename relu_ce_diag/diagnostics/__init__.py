@@ -16,6 +16,7 @@ from relu_ce_diag.diagnostics import (
     precision,
     saturation,
 )
+from relu_ce_diag.diagnostics.advice import reconcile
 from relu_ce_diag.diagnostics.context import Context
 from relu_ce_diag.diagnostics.registry import (
     DIAGNOSTICS,
@@ -35,8 +36,10 @@ order_families(FAMILIES)
 
 
 def diagnose(checked: Checked, ignore: tuple[str, ...] = ()) -> tuple[Finding, ...]:
-    """Run every diagnostic's rule on a checked cell; the ids in ``ignore`` are not run."""
-    return run_rules(Context(checked), ignore)
+    """Run every diagnostic's rule on a checked cell (the ids in ``ignore`` are not run) and
+    make their fixes agree (``advice.reconcile``)."""
+    ctx = Context(checked)
+    return reconcile(ctx, run_rules(ctx, ignore))
 
 
 __all__ = ["DIAGNOSTICS", "Diagnostic", "Finding", "check_ids", "diagnose", "get"]

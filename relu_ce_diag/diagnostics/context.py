@@ -56,3 +56,4 @@ def listing(items: list[str], limit: int = 4) -> str:
     """Join the first ``limit`` items with commas and say how many more there are."""
     shown = ", ".join(items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+

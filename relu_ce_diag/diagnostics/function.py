@@ -86,7 +86,7 @@ def precision_finding(ctx: Context) -> list[Finding]:
     return [Finding("fn-precision", "info",
                     f"the function computes in {b.precision} ({b.reason}): step h = {ctx.h:g}, "
                     f"round-off model eps = {b.eps:.3g}{jitter}, {b.calls} calls",
-                    "pass --step to choose another step" if b.precision == "float64" else
+                    "" if b.precision == "float64" else
                     "float32 gradients are checked with a coarser step and tolerance; "
                     "compute in float64 for a sharper check",
                     (("precision", b.precision), ("eps", b.eps), ("step", ctx.h),

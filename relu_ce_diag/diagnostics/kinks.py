@@ -15,6 +15,7 @@ import numpy as np
 from relu_ce_diag.check.pipeline import KINK
 from relu_ce_diag.diagnostics.context import Context, listing, unit_name
 from relu_ce_diag.diagnostics.registry import Finding, diagnostic
+from relu_ce_diag.diagnostics.rerun import can_try, floor1, recheck
 from relu_ce_diag.model.network import Forward, Net, with_bias
 from relu_ce_diag.numeric.compare import max_relative
 from relu_ce_diag.settings.data import Arrays
@@ -87,6 +88,40 @@ def _units(net_ctx: Context, pairs: list[tuple[int, int, int]]) -> list[str]:
             for (layer, u), ss in sorted(by_unit.items())]
 
 
+def _safe_step(ctx: Context, bound: float) -> float:
+    """Return a step below ``bound`` (one digit, rounded down) at which no entry mismatches
+    by a straddle, tried on the cell itself (up to three times, each time below the margins
+    that still straddle); NaN when none is found or it would be round-off dominated."""
+    step = floor1(bound)
+    for _ in range(3):
+        if step < np.sqrt(ctx.eps_machine):  # ~1e-8 in float64: round-off takes over
+            return float("nan")
+        if not can_try(ctx):
+            return step
+        again = recheck(ctx, step=step)
+        if not again.kinked:
+            return step
+        j = again.judged
+        left = np.flatnonzero((j.kind == KINK) & j.straddle)[:MAX_DETAILED]
+        cr = crossings(ctx.net, ctx.prep.arrays, ctx.fw, step, left)
+        smaller = [step * c.margin / c.effect for c in cr if c.margin > 0 and c.effect > 0]
+        if not smaller:
+            return float("nan")
+        step = floor1(min(min(smaller), step / 2))
+    return float("nan")
+
+
+def _straddle_fix(ctx: Context, safe: float) -> str:
+    """The one step to take: in float32, float64 when its own step straddles nothing (it
+    also resolves smaller errors); else the safe step; else keep the entries set aside."""
+    if ctx.prep.arrays.W.dtype == np.float32 and can_try(ctx) \
+            and not recheck(ctx, "float64").kinked:
+        return "--dtype float64 (its step straddles no kink here), or another --seed"
+    if safe == safe:
+        return f"--step {safe:.0e}, or another --seed"
+    return "accept the set-aside entries, or --relu-grad-at-zero 0.5, or another --seed"
+
+
 @diagnostic(
     "kink-straddle", "the finite-difference step moves a pre-activation across a kink",
     "A central difference (f(W + h) - f(W - h)) / 2h of a piecewise-linear unit averages the "
@@ -118,14 +153,15 @@ def straddle_finding(ctx: Context) -> list[Finding]:
     margin = min((c.margin for c in cr), default=float("nan"))
     effect = max((c.effect for c in cr if c.margin == margin), default=float("nan"))
     positive = [ctx.h * c.margin / c.effect for c in cr if c.margin > 0 and c.effect > 0]
-    safe = min(positive) if positive else float("nan")
-    if positive and margin > 0:
-        advice = f"a step below {safe:.1e} avoids the straddle"
-        if safe < np.sqrt(ctx.eps_machine):  # below ~1e-8 (float64) round-off takes over
-            advice += ", but so small a step is round-off dominated: keep the entries set aside"
+    safe = _safe_step(ctx, min(positive)) if positive and margin > 0 else float("nan")
+    if positive and margin > 0 and safe == safe:
+        advice = f"a step of {safe:.0e} avoids the straddle"
+    elif positive and margin > 0:
+        advice = ("a step small enough to avoid the straddle is round-off dominated: keep "
+                  "the entries set aside")
     elif positive:
-        advice = (f"some pre-activations are exactly 0, which no step avoids "
-                  f"(see zero-preactivation); for the others a step below {safe:.1e}")
+        advice = ("some pre-activations are exactly 0, which no step avoids "
+                  "(see zero-preactivation); keep those entries set aside")
     else:
         advice = "the pre-activations are exactly 0, which no step avoids (see zero-preactivation)"
     message = (f"{flagged.size} entries' steps straddle a kink, {aside.size} of them mismatch "
@@ -134,8 +170,7 @@ def straddle_finding(ctx: Context) -> list[Finding]:
                f"{with_them:.2e} with them, {without:.2e} without; {advice}")
     return [Finding(
         "kink-straddle", "warning" if aside.size else "info", message,
-        fix=(f"--step {safe:.0e}" if positive and margin > 0 else "accept the set-aside "
-             "entries, or --relu-grad-at-zero 0.5") + ", or another --seed",
+        fix=_straddle_fix(ctx, safe if margin > 0 else float("nan")),
         data=(("straddled", int(flagged.size)), ("set_aside", int(aside.size)),
               ("entries", names[:50]), ("units", units[:50]), ("min_margin", margin),
               ("step_effect", effect), ("safe_step", safe), ("max_rel_error", with_them),

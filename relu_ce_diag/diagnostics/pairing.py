@@ -135,10 +135,12 @@ def range_finding(ctx: Context) -> list[Finding]:
     if not problem:
         return []
     above, below = int((y > 1).sum()), int((y < 0).sum())
+    outside = " and ".join(f"{n} {where}" for n, where in ((above, "above 1"),
+                                                           (below, "below 0")) if n)
     return [Finding(
         "output-range", "warning",
-        f"{problem} (here {above} of {y.size} outputs > 1, {below} < 0; range "
-        f"{float(y.min()):.3g} .. {float(y.max()):.3g})",
+        f"{problem}; at this point the {y.size} outputs range from {float(y.min()):.3g} to "
+        f"{float(y.max()):.3g} ({outside or 'none outside [0, 1]'})",
         fix=f"--out {net.loss_fn.canonical} for {net.loss}, or a loss that fits "
             f"{net.out} outputs (se)",
         data=(("above_one", above), ("below_zero", below), ("y_min", float(y.min())),

@@ -2,49 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-
 import numpy as np
 
-from relu_ce_diag.check.builtin import check_entries
 from relu_ce_diag.diagnostics.context import Context
 from relu_ce_diag.diagnostics.registry import Finding, diagnostic
+from relu_ce_diag.diagnostics.rerun import can_try, recheck
 from relu_ce_diag.numeric.compare import ROUNDOFF_FACTOR, TRUNCATION_FACTOR, max_relative
-from relu_ce_diag.settings.cells import Prepared
-from relu_ce_diag.settings.data import Arrays
 
 Array = np.ndarray
 RESOLUTION_LIMIT = 1e-3  # a check whose median relative tolerance exceeds this misses 0.1% errors
-
-
-@dataclass(frozen=True)
-class Recheck:
-    """The verdict of the same point in another dtype or on a subset of the samples.
-
-    ``error`` (P,) is analytic - numeric in float64 (0 where either is non-finite).
-    """
-
-    dtype: str
-    step: float
-    mismatched: int
-    set_aside: int
-    max_rel: float
-    error: Array = field(compare=False, repr=False)
-
-
-def recheck(ctx: Context, dtype: str) -> Recheck:
-    """Re-run the cell's check at the same point in ``dtype``, with that dtype's default step,
-    through the same pipeline."""
-    prep = ctx.prep
-    arr, dt = prep.arrays, np.dtype(dtype)
-    other = Prepared(replace(prep.spec, dtype=dtype, step=None), prep.net,
-                     Arrays(arr.W.astype(dt), arr.X.astype(dt), arr.Y.astype(dt)))
-    with np.errstate(all="ignore"):
-        c = check_entries(other, ctx.id)
-    j = c.judged
-    a64, n64 = j.analytic.astype(np.float64), j.numeric.astype(np.float64)
-    return Recheck(dtype, j.step, int(j.mismatched.sum()), int(j.set_aside.sum()),
-                   max_relative(a64, n64), np.where(j.finite, a64 - n64, 0.0))
+NEAR_BALANCE = 3.0  # a step within this factor of the balance is left as it is
 
 
 @diagnostic(
@@ -55,31 +22,31 @@ def recheck(ctx: Context, dtype: str) -> Recheck:
     "precision, one that stays is a real error.",
     "Check gradients in float64 (--dtype float64) and train in float32 afterwards.")
 def precision_finding(ctx: Context) -> list[Finding]:
-    """Return the ``precision`` finding of a float32 cell: its verdict beside float64's."""
+    """Return the ``precision`` finding of a float32 cell: its verdict beside float64's,
+    with ``--dtype float64`` as the fix only where float64 judges differently."""
     if not ctx.white_entries or ctx.prep.arrays.W.dtype != np.float32:
         return []
     a = ctx.analytic.astype(np.float64)
     n = ctx.ng.numeric.astype(np.float64)
     own_bad = int(ctx.mismatched.sum())
-    own = Recheck("float32", ctx.h, own_bad, int(ctx.set_aside.sum()), max_relative(a, n),
-                  a - n)
     other = recheck(ctx, "float64")
-    if own.mismatched and not other.mismatched:
+    fix = "check gradients with --dtype float64"
+    if own_bad and not other.mismatched:
         verdict = "the float32 mismatch is precision"
-    elif own.mismatched:
-        verdict = "the mismatch persists in float64, so it is not precision"
+    elif own_bad:
+        verdict, fix = "the mismatch persists in float64, so it is not precision", ""
     elif other.mismatched:
         verdict = "float64 resolves errors that float32 cannot see"
     else:
-        verdict = "both agree"
+        verdict, fix = "both agree", ""
     P = a.size
     return [Finding(
-        "precision", "warning" if own.mismatched and not other.mismatched else "info",
-        f"float32 (step {own.step:g}): {own.mismatched} of {P} entries mismatch, max rel error "
-        f"{own.max_rel:.2e} | float64 (step {other.step:g}): {other.mismatched} mismatch, max "
-        f"rel error {other.max_rel:.2e}; {verdict}",
-        fix="check gradients with --dtype float64",
-        data=(("float32_mismatched", own.mismatched), ("float32_max_rel", own.max_rel),
+        "precision", "warning" if own_bad and not other.mismatched else "info",
+        f"float32 (step {ctx.h:g}): {own_bad} of {P} entries mismatch, max rel error "
+        f"{max_relative(a, n):.2e} | float64 (step {other.step:g}): {other.mismatched} "
+        f"mismatch, max rel error {other.max_rel:.2e}; {verdict}",
+        fix=fix,
+        data=(("float32_mismatched", own_bad), ("float32_max_rel", max_relative(a, n)),
               ("float64_mismatched", other.mismatched), ("float64_max_rel", other.max_rel),
               ("float64_set_aside", other.set_aside)))]
 
@@ -102,7 +69,11 @@ def step_parts(ctx: Context) -> tuple[Array, Array]:
     "Use the suggested --step (about eps_machine^(1/3) times the scale of W: 6e-6 in float64, "
     "5e-3 in float32).")
 def step_finding(ctx: Context) -> list[Finding]:
-    """Return the ``step-size`` finding when the tolerance is large against the gradient."""
+    """Return the ``step-size`` finding when the tolerance is large against the gradient.
+
+    A step is suggested only if it is more than ``NEAR_BALANCE`` times away from the one in
+    use and, when larger, does not make steps straddle kinks (it is tried first), so that
+    following the suggestion does not bring another one."""
     if not ctx.white_entries:
         return []
     a = np.abs(ctx.analytic.astype(np.float64))
@@ -121,11 +92,26 @@ def step_finding(ctx: Context) -> list[Finding]:
     best = ctx.h * (R / (2 * T)) ** (1 / 3) if T > 0 and R > 0 else (
         ctx.h * 10 if kind == "round-off" else ctx.h / 10)
     best = float(min(max(best, 1e-10), 0.1))
+    words, fix = _step_advice(ctx, best)
     return [Finding(
         "step-size", "info",
         f"the comparison is {kind} dominated at step {ctx.h:g}: the median tolerance is "
         f"{100 * rel:.2g}% of the gradient (round-off {R:.1e}, truncation {T:.1e}), so smaller "
-        f"errors go unseen; a step near {best:.1e} balances both",
-        fix=f"--step {best:.0e}",
+        f"errors go unseen; {words}",
+        fix=fix,
         data=(("step", ctx.h), ("median_rel_tolerance", rel), ("roundoff", R),
               ("truncation", T), ("dominated_by", kind), ("suggested_step", best)))]
+
+
+def _step_advice(ctx: Context, best: float) -> tuple[str, str]:
+    """Say what to do about the step: (words, fix)."""
+    sharper = "--dtype float64" if ctx.prep.arrays.W.dtype == np.float32 else ""
+    instead = f"; {sharper} resolves smaller errors" if sharper else ""
+    if 1 / NEAR_BALANCE <= best / ctx.h <= NEAR_BALANCE:
+        return (f"the step is near the balance of both ({best:.1e}), so no step does much "
+                f"better{instead}", sharper)
+    if best > ctx.h and (ctx.ng.straddle.any() or (can_try(ctx)
+                                                    and recheck(ctx, step=best).kinked)):
+        return (f"a step near {best:.1e} would balance both, but a step that large "
+                f"straddles kinks{instead}", sharper)
+    return f"a step near {best:.1e} balances both", f"--step {best:.0e}"

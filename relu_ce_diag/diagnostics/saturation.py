@@ -36,9 +36,12 @@ def clamp_finding(ctx: Context) -> list[Finding]:
         return []
     part = next(p for p in ctx.once(attribute).parts if p.id == "clamp-saturation")
     share = part.share
-    text = (f"{int(active.sum())} of {y.size} outputs sit inside the eps clamp where it counts "
-            f"({int(low.sum())} with y <= eps, {int(high.sum())} with 1 - y <= eps), so the "
-            f"loss is flat there; {crossed} entries' steps cross the clamp")
+    sides = [f"{n} with {where} <= eps" for n, where in ((int(low.sum()), "y"),
+                                                          (int(high.sum()), "1 - y")) if n]
+    crossing = (f"{'no' if not crossed else 1} entry's step crosses the clamp" if crossed < 2
+                else f"{crossed} entries' steps cross the clamp")
+    text = (f"{int(active.sum())} of {y.size} outputs sit inside the eps clamp where the loss "
+            f"uses them ({', '.join(sides)}), so the loss is flat there; {crossing}")
     if ctx.status != "pass":
         text += (f"; the clamp explains {round(100 * share)}% of the error (without it "
                  f"{part.remaining} of {ctx.analytic.size} entries mismatch)")
@@ -46,7 +49,8 @@ def clamp_finding(ctx: Context) -> list[Finding]:
         "clamp-saturation", "info" if ctx.status == "pass" else "warning", text,
         fix=("smaller weights or a larger distance from the clamp"
              if net.canonical else f"--out {net.loss_fn.canonical}")
-            + ", or the exact chain rule (--backprop exact), which includes the clamp",
+            + (", or the exact chain rule (--backprop exact), which includes the clamp"
+               if ctx.prep.spec.backprop != "exact" else ""),
         data=(("clamped", int(active.sum())), ("y_le_eps", int(low.sum())),
               ("one_minus_y_le_eps", int(high.sum())), ("steps_crossing", crossed),
               ("share", share), ("mismatched_without", part.remaining)))]
