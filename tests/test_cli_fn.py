@@ -178,3 +178,12 @@ def test_json_settings_and_saved_gradients(tmp_path: Path) -> None:
         W = nets.case(1)[0]
         assert np.array_equal(z["W"], W) and "exact" not in z.files
         assert np.allclose(z["analytic"], z["numeric"], rtol=1e-5, atol=1e-7)
+
+
+def test_the_json_settings_name_the_function_checked() -> None:
+    """A function cell's JSON settings carry ``fn``: the file and function, as checked."""
+    r = run("--fn", "examples/seed_backprop.py:backprop", "--data", "examples/seed_case.npz",
+            "--format", "json")
+    assert r.exit_code == 1, r.output
+    settings = json.loads(r.stdout)["cells"][0]["settings"]
+    assert settings["fn"] == "examples/seed_backprop.py:backprop"

@@ -85,9 +85,9 @@ class FunctionSpec:
 
     def as_dict(self) -> dict[str, Any]:
         """Return the settings with the same keys as a built-in cell's (JSON schema
-        ``relu-diag/results/1``): ``backprop`` is ``user`` and an undescribed network's
-        act, out and loss are ``unknown``."""
-        return {"act": self.act or "unknown", "out": self.out or "unknown",
+        ``relu-diag/results/1``) and ``fn``, the function checked: ``backprop`` is ``user``
+        and an undescribed network's act, out and loss are ``unknown``."""
+        return {"fn": self.label, "act": self.act or "unknown", "out": self.out or "unknown",
                 "loss": self.loss or "unknown", "eps": self.eps, "backprop": "user",
                 "hidden": list(self.hidden), "inputs": self.inputs, "outputs": self.outputs,
                 "samples": self.samples, "targets": "onehot", "seed": self.seed,
