@@ -87,14 +87,12 @@ class Evaluator:
         return (self.finite[rows] & (self.headroom[rows] > 2 * bound + _LOG_SLACK)
                 & (bound <= MAX_FAST_MOVE))
 
-    def fast_diff(self, rows: Array, t: Array, w: Array, tm: Array | None = None,
-                  reach: float | None = None) -> Array:
+    def fast_diff(self, rows: Array, t: Array, w: Array, reach: float | None = None) -> Array:
         """Return f(+) - f(-) (A, C) for safe samples ``rows`` (A,) whose output pre-activations
-        move by t (A, C) times w (A, n_out) (and by tm times w, default -t, on the - side);
-        ``reach`` bounds |t| and |tm|."""
+        move by +-t (A, C) times w (A, n_out); ``reach`` bounds |t|."""
         if self.softmax_cce:
-            return series.softmax_cce(self.fw.y[rows], self.Y[rows], t, w, tm, reach)
-        return series.sigmoid_ce(self.fw.y[rows], self.Y[rows], t, w, tm)
+            return series.softmax_cce(self.fw.y[rows], self.Y[rows], t, w, None, reach)
+        return series.sigmoid_ce(self.fw.y[rows], self.Y[rows], t, w)
 
     def output_diff(self, rows: Array, Zp: Array, Zm: Array) -> tuple[Array, Array, Array]:
         """Evaluate the output layer exactly as computed for samples ``rows`` (A,) with output
