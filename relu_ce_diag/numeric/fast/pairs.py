@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from relu_ce_diag.numeric.fast import series
-from relu_ce_diag.numeric.fast.evaluator import Evaluator, affine, crossed
+from relu_ce_diag.numeric.fast.evaluator import ROUNDING_ULPS, Evaluator, affine, crossed
 
 Array = np.ndarray
 FAST_CHUNK = 1 << 15  # elements per (pairs, cols) array of the fast path: stays in cache
@@ -32,6 +32,7 @@ def directions(ev: Evaluator, layer: int, tmax: Array, block_elements: int) -> t
     V = np.empty((N, ev.mats[-1].shape[0], rows), dtype=w.dtype)
     linear = np.ones((N, rows), dtype=bool)
     step = max(1, block_elements // (max(net.sizes[layer + 2:]) * rows))
+    ulps = ROUNDING_ULPS * float(np.finfo(w.dtype).eps)
     for s0 in range(0, N, step):  # blocks of samples bound the (S, n_q, rows) maps
         s = slice(s0, s0 + step)
         U = np.broadcast_to(w, (min(step, N - s0),) + w.shape)  # t -> change of z_{l+1}
@@ -39,9 +40,11 @@ def directions(ev: Evaluator, layer: int, tmax: Array, block_elements: int) -> t
             act = net.layer_act(q)
             zq = fw.z[q][s]
             if act.kinks:
-                # Room for the rounding of the re-evaluated layers: 1e-12 of the terms.
+                # Room for the rounding of the layers re-evaluated up to q (here and in a
+                # loop's passes): a few ulps of their terms, in the net's dtype.
                 mag = np.abs(fw.inputs[q][s]) @ np.abs(ev.mats[q]).T  # (S, n_q)
-                reach = tmax[s, None, None] * np.abs(U) * (1 + 1e-6) + 1e-12 * mag[..., None]
+                reach = (tmax[s, None, None] * np.abs(U) * (1 + ulps)
+                         + (q - layer) * ulps * mag[..., None])
                 linear[s] &= (np.abs(zq)[:, :, None] > reach).all(axis=1)
             lo, hi = act.slopes(net.leaky_slope)
             U = ev.mats[q + 1][:, :-1] @ (np.where(zq > 0, hi, lo)[:, :, None] * U)
@@ -70,7 +73,7 @@ def linear_pairs(ev: Evaluator, layer: int, h: float, block_elements: int,
     far = (np.abs(z) > reach[:, None]) if act.kinks else np.ones(z.shape, dtype=bool)
     slope = np.where(z > 0, hi, lo)
     live = ~far | (slope != 0) | ~ev.finite[:, None]  # a dead pair changes nothing
-    tmax = reach * max(abs(lo), abs(hi)) * (1 + 1e-6)
+    tmax = reach * max(abs(lo), abs(hi)) * (1 + ROUNDING_ULPS * float(np.finfo(dz.dtype).eps))
     V, linear = directions(ev, layer, tmax, block_elements)  # (N, n_out, rows)
     if layer + 1 == ev.last:  # V is w_out for every sample: no (N, n_out, rows) pass
         bound = tmax[:, None] * np.abs(ev.mats[ev.last][:, :-1]).max(axis=0)

@@ -13,15 +13,18 @@ cannot serve (a step too large for ``taylor.MAX_ORDER``, a non-finite sample) go
 route (``pairs.exact_pairs``). Smooth layers have no kinks: only the head can flag.
 
 Exact to rounding, by a bound. For complex moves |t| <= rho_j of unit j (``radii``), every
-hidden pre-activation above moves by at most rho_j L ``gain`` and stays inside its
-activation's ``cap`` (L its ``lipschitz``), and the outputs by at most rho_j L gain_out <=
-``HEAD_CAP``. There the loss moves by at most K rho_j L T, with T = sum_k (sum(Y) y_k +
-|Y_k|) gain_out_k for softmax/cce (K = 3.71: |log1p(s)| <= |s| / 0.35 and
-expm1(x) <= 1.3 x) and sum_k (1 + |Y_k|) gain_out_k for sigmoid/ce (K = 1). So at
-|t| <= D = q rho_j (Cauchy) the order-M polynomial is off by at most
-2 K L D T q^M / (1 - q) over both sides, and ``taylor.order`` keeps that below eps / 16 of
-L D T, the first-order size of the move; an output pre-activation is off by at most
-L D gain_out_k q^M / (1 - q), eps / 128 of its move.
+hidden pre-activation above stays inside its activation's ``cap`` and the outputs move by at
+most rho_j G_k <= ``HEAD_CAP`` (G = L gain_out, L the ``lipschitz`` of each layer). There the
+loss moves by at most K rho_j T, where
+
+* softmax/cce: T = sum_k (sum(Y) y_k + |Y_k|) G_k and K = 3.70 (|s| <= expm1(1/2) = 0.649
+  for s = sum_k y_k expm1(dz_k), so |log1p(s)| <= |s| / 0.351, and expm1(x) <= 1.298 x);
+* sigmoid/ce: T = sum_k (1 + |Y_k|) G_k and K = 1 (|sigmoid| <= 1 on the strip).
+
+So at |t| <= D = q rho_j (Cauchy) the order-M polynomial is off by at most
+2 K D T q^M / (1 - q) over both sides, and ``taylor.order`` keeps that below eps / 16 of
+D T, the first-order size of the move; an output pre-activation is off by at most
+D G_k q^M / (1 - q), eps / 128 of its move.
 """
 
 from __future__ import annotations
