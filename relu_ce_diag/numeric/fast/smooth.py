@@ -221,16 +221,19 @@ def smooth_pairs(ev: Evaluator, layer: int, h: float, block_elements: int,
         s = slice(s0, min(N, s0 + step))
         if not ok[s].any():
             continue
-        c = unit_jets(ev, layer, s, M)
-        linear = layer + 1 == ev.last
-        P = None if linear else output_jets(ev, layer, s, M)
-        if closed[s].any():
-            g = linear_loss_jets(ev, s, M) if P is None else loss_jets(ev, s, P)
-            odd[:, s] = np.where(closed[s], taylor.compose(g, c)[1::2], 0.0)
-        if (ok[s] & ~closed[s]).any():
-            P = taylor.compose(output_jets(ev, layer, s, M) if P is None else P,
-                               c[:, :, None, :])
-            J, d, st, cl = _output_pairs(ev, s0, P, t[s], ok[s] & ~closed[s], block_elements)
+        # The jets of the pairs the polynomials do not serve may overflow: they are masked.
+        with np.errstate(over="ignore", invalid="ignore"):
+            c = unit_jets(ev, layer, s, M)
+            P = None if layer + 1 == ev.last else output_jets(ev, layer, s, M)
+            if closed[s].any():
+                g = linear_loss_jets(ev, s, M) if P is None else loss_jets(ev, s, P)
+                odd[:, s] = np.where(closed[s], taylor.compose(g, c)[1::2], 0.0)
+            rest = ok[s] & ~closed[s]
+            if rest.any():
+                P = taylor.compose(output_jets(ev, layer, s, M) if P is None else P,
+                                   c[:, :, None, :])
+        if P is not None and rest.any():
+            J, d, st, cl = _output_pairs(ev, s0, P, t[s], rest, block_elements)
             pairs.scatter_add(diff, J, d)
             pairs.scatter_or(straddle, J, st)
             pairs.scatter_or(clamp, J, cl)
