@@ -6,9 +6,12 @@ Routes, each exact for the loss as computed (clamp included), chosen per layer b
 * per (sample, unit) pair (``pairs``), for a layer whose activation and those above it (the
   output's aside) are piecewise linear: a pair farther from every kink than the step moves
   the output pre-activations by exactly ``slope * h * x`` times a fixed direction, and a relu
-  pair inactive on both sides of the stencil changes nothing, so it is skipped; the layer just
-  below a canonical log-likelihood output (softmax/cce, sigmoid/ce) also takes this route when
-  it is smooth, moving by ``f(z +- h x) - f(z)``;
+  pair inactive on both sides of the stencil changes nothing, so it is skipped;
+* per (sample, unit) pair too (``smooth``), for a smooth hidden layer (tanh, sigmoid,
+  softplus) below more smooth layers or a canonical log-likelihood output: the loss of each
+  sample is a function of the one pre-activation the entry moves, and its Taylor polynomial
+  (``taylor``), built once per pair with a bound on what it leaves out, gives every entry of
+  the pair; with a closed-form head the sum over samples is one matrix product per order;
 * for the output layer of softmax/cce, and for samples clear of the clamp under a canonical
   log-likelihood output, the loss difference comes in closed form from ``series`` (one
   ``expm1`` per output), which is also far more accurate than subtracting two losses;
@@ -29,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from relu_ce_diag.model.network import Forward, Net
-from relu_ce_diag.numeric.fast import pairs
+from relu_ce_diag.numeric.fast import pairs, smooth, taylor
 from relu_ce_diag.numeric.fast.evaluator import Evaluator
 
 Array = np.ndarray
@@ -50,8 +53,9 @@ def layer_differences(ev: Evaluator, layer: int, h: float, block_elements: int,
             layer + 1 == ev.last
             or N * net.sizes[-1] * net.sizes[layer + 1] <= DIRECTION_BUDGET * block_elements):
         return pairs.linear_pairs(ev, layer, h, block_elements)
-    if layer + 1 == ev.last and ev.closed_form and not net.layer_act(layer).piecewise_linear:
-        return pairs.linear_pairs(ev, layer, h, block_elements)
+    if layer < ev.last and net.hidden_act.name in taylor.SMOOTH and (
+            layer + 1 < ev.last or ev.closed_form):
+        return smooth.smooth_pairs(ev, layer, h, block_elements)
     return ev.blocks(layer, h, block_elements)
 
 

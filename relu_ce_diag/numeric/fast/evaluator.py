@@ -22,7 +22,9 @@ from relu_ce_diag.model.network import Forward, Net
 from relu_ce_diag.numeric.fast import series
 
 Array = np.ndarray
-_LOG_SLACK = 1e-6  # log-space room for the rounding of y when deciding "safely above the clamp"
+# Room for the rounding of a value computed again (here or in a loop's own forward passes):
+# a few ulps, in the net's dtype, of the terms |x| . |w| it is summed from.
+ROUNDING_ULPS = 8
 # Largest move of a sample's output pre-activations the closed forms take: log1p(s) of
 # s = sum_k y_k expm1(dz_k) is accurate to eps / (1 + s), and 1 + s >= exp(-move).
 MAX_FAST_MOVE = 1.0
@@ -62,6 +64,13 @@ class Evaluator:
         self.softmax_cce = self.closed_form and net.out_act.rowwise
         self.sigmoid_ce = self.closed_form and not net.out_act.rowwise
         self.headroom = series.headroom(net, fw)  # (N,) log-distance from the clamp
+        # Log-space room for the rounding of y when deciding "safely above the clamp": z_out
+        # is off by a few ulps of its terms, which moves log y by up to twice that (softmax),
+        # both in the cached pass and in the loop's passes.
+        eps = float(np.finfo(fw.z[-1].dtype).eps)
+        terms = np.abs(fw.inputs[-1]) @ np.abs(self.mats[-1]).T  # (N, n_out)
+        with np.errstate(invalid="ignore", over="ignore"):
+            self.slack = 4 * ROUNDING_ULPS * eps * (1.0 + terms.max(axis=1, initial=0.0))
         self.finite = np.isfinite(fw.terms).all(axis=1)
 
     def _loss(self, y: Array, Y: Array) -> Array:
@@ -84,17 +93,15 @@ class Evaluator:
         1 + s ~ exp(-20), whose log1p has lost 20 / ln 10 digits to rounding."""
         if not (self.softmax_cce or self.sigmoid_ce):
             return np.zeros(np.broadcast(rows, bound).shape, dtype=bool)
-        return (self.finite[rows] & (self.headroom[rows] > 2 * bound + _LOG_SLACK)
+        return (self.finite[rows] & (self.headroom[rows] > 2 * bound + self.slack[rows])
                 & (bound <= MAX_FAST_MOVE))
 
-    def fast_diff(self, rows: Array, t: Array, w: Array, tm: Array | None = None,
-                  reach: float | None = None) -> Array:
+    def fast_diff(self, rows: Array, t: Array, w: Array, reach: float | None = None) -> Array:
         """Return f(+) - f(-) (A, C) for safe samples ``rows`` (A,) whose output pre-activations
-        move by t (A, C) times w (A, n_out) (and by tm times w, default -t, on the - side);
-        ``reach`` bounds |t| and |tm|."""
+        move by +-t (A, C) times w (A, n_out); ``reach`` bounds |t|."""
         if self.softmax_cce:
-            return series.softmax_cce(self.fw.y[rows], self.Y[rows], t, w, tm, reach)
-        return series.sigmoid_ce(self.fw.y[rows], self.Y[rows], t, w, tm)
+            return series.softmax_cce(self.fw.y[rows], self.Y[rows], t, w, None, reach)
+        return series.sigmoid_ce(self.fw.y[rows], self.Y[rows], t, w)
 
     def output_diff(self, rows: Array, Zp: Array, Zm: Array) -> tuple[Array, Array, Array]:
         """Evaluate the output layer exactly as computed for samples ``rows`` (A,) with output

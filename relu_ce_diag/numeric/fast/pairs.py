@@ -5,9 +5,7 @@ perturbing entry (j, i) moves unit j of each sample n by ``slope * h * x[n, i]``
 no pre-activation crosses a kink: the output pre-activations then move by exactly that times
 a fixed direction. So the work is per (sample, unit) pair, all inputs i at once; a relu pair
 inactive on both sides of the stencil changes nothing and is skipped; pairs near a kink or
-the clamp are evaluated exactly as computed. The layer just below a canonical output with a
-log-likelihood loss (softmax/cce, sigmoid/ce) takes this route too when it is smooth, its
-units moving by f(z +- h x) - f(z).
+the clamp are evaluated exactly as computed. (Smooth layers take ``smooth``.)
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from relu_ce_diag.numeric.fast import series
-from relu_ce_diag.numeric.fast.evaluator import Evaluator, affine, crossed
+from relu_ce_diag.numeric.fast.evaluator import ROUNDING_ULPS, Evaluator, affine, crossed
 
 Array = np.ndarray
 FAST_CHUNK = 1 << 15  # elements per (pairs, cols) array of the fast path: stays in cache
@@ -34,6 +32,7 @@ def directions(ev: Evaluator, layer: int, tmax: Array, block_elements: int) -> t
     V = np.empty((N, ev.mats[-1].shape[0], rows), dtype=w.dtype)
     linear = np.ones((N, rows), dtype=bool)
     step = max(1, block_elements // (max(net.sizes[layer + 2:]) * rows))
+    ulps = ROUNDING_ULPS * float(np.finfo(w.dtype).eps)
     for s0 in range(0, N, step):  # blocks of samples bound the (S, n_q, rows) maps
         s = slice(s0, s0 + step)
         U = np.broadcast_to(w, (min(step, N - s0),) + w.shape)  # t -> change of z_{l+1}
@@ -41,9 +40,11 @@ def directions(ev: Evaluator, layer: int, tmax: Array, block_elements: int) -> t
             act = net.layer_act(q)
             zq = fw.z[q][s]
             if act.kinks:
-                # Room for the rounding of the re-evaluated layers: 1e-12 of the terms.
+                # Room for the rounding of the layers re-evaluated up to q (here and in a
+                # loop's passes): a few ulps of their terms, in the net's dtype.
                 mag = np.abs(fw.inputs[q][s]) @ np.abs(ev.mats[q]).T  # (S, n_q)
-                reach = tmax[s, None, None] * np.abs(U) * (1 + 1e-6) + 1e-12 * mag[..., None]
+                reach = (tmax[s, None, None] * np.abs(U) * (1 + ulps)
+                         + (q - layer) * ulps * mag[..., None])
                 linear[s] &= (np.abs(zq)[:, :, None] > reach).all(axis=1)
             lo, hi = act.slopes(net.leaky_slope)
             U = ev.mats[q + 1][:, :-1] @ (np.where(zq > 0, hi, lo)[:, :, None] * U)
@@ -53,20 +54,18 @@ def directions(ev: Evaluator, layer: int, tmax: Array, block_elements: int) -> t
 def linear_pairs(ev: Evaluator, layer: int, h: float, block_elements: int,
                  ) -> tuple[Array, Array, Array]:
     """Return (f(+h) - f(-h), straddle, clamp), each (rows, cols), for every entry of a
-    layer whose activation, and every one above it but the output's, is piecewise linear
-    (or, just below a softmax/cce output, smooth).
+    layer whose activation, and every one above it but the output's, is piecewise linear.
 
     Work is per (sample, unit) pair: a pair far from every kink moves the outputs by
     exactly slope * h * x times a fixed direction (one expm1 per output for softmax/cce);
     a relu pair inactive on both sides of the stencil changes nothing and is skipped; the
-    rest are evaluated exactly as computed. A smooth unit moves by f(z +- h x) - f(z).
+    rest are evaluated exactly as computed.
 
     (One function: the fast and exact pairs share the per-layer arrays and one scatter
     loop; it is the hot path, kept flat for speed.)"""
     net, fw = ev.net, ev.fw
     act = net.layer_act(layer)
-    smooth = not act.piecewise_linear
-    lo, hi = (0.0, act.max_slope or 1.0) if smooth else act.slopes(net.leaky_slope)
+    lo, hi = act.slopes(net.leaky_slope)
     inp, z = fw.inputs[layer], fw.z[layer]  # (N, cols), (N, rows)
     dz = h * inp  # (N, cols): exactly the dz of the stencil
     reach = np.abs(dz).max(axis=1)  # (N,) largest |dz| of each sample
@@ -74,9 +73,7 @@ def linear_pairs(ev: Evaluator, layer: int, h: float, block_elements: int,
     far = (np.abs(z) > reach[:, None]) if act.kinks else np.ones(z.shape, dtype=bool)
     slope = np.where(z > 0, hi, lo)
     live = ~far | (slope != 0) | ~ev.finite[:, None]  # a dead pair changes nothing
-    if smooth:
-        live = np.ones(z.shape, dtype=bool)
-    tmax = reach * max(abs(lo), abs(hi)) * (1 + 1e-6)
+    tmax = reach * max(abs(lo), abs(hi)) * (1 + ROUNDING_ULPS * float(np.finfo(dz.dtype).eps))
     V, linear = directions(ev, layer, tmax, block_elements)  # (N, n_out, rows)
     if layer + 1 == ev.last:  # V is w_out for every sample: no (N, n_out, rows) pass
         bound = tmax[:, None] * np.abs(ev.mats[ev.last][:, :-1]).max(axis=0)
@@ -89,7 +86,7 @@ def linear_pairs(ev: Evaluator, layer: int, h: float, block_elements: int,
     clamp = np.zeros((n_rows, n_cols), dtype=bool)
     width = n_cols * max(net.sizes[layer + 2:])
     pair_series = None  # softmax/cce, piecewise linear: one series for every pair at once
-    if ev.softmax_cce and not smooth and layer + 1 == ev.last and fast.any():
+    if ev.softmax_cce and layer + 1 == ev.last and fast.any():
         pair_series = series.PairSeries.build(fw.y, ev.Y, ev.mats[ev.last][:, :-1],
                                               float(tmax.max()), float(np.finfo(dz.dtype).eps))
     rest = live & ~fast
@@ -99,12 +96,7 @@ def linear_pairs(ev: Evaluator, layer: int, h: float, block_elements: int,
                     else block_elements // width)
         for c0 in range(0, J.size, chunk):
             Jc, nc = J[c0:c0 + chunk], n[c0:c0 + chunk]
-            if which is fast and smooth:
-                zc, a0 = z[nc, Jc][:, None], fw.inputs[layer + 1][nc, Jc][:, None]
-                tp = act.f(zc + dz[nc], net.leaky_slope) - a0
-                tm = act.f(zc - dz[nc], net.leaky_slope) - a0
-                d = ev.fast_diff(nc, tp, V[nc, :, Jc], tm, float(tmax[nc].max()))
-            elif which is fast:
+            if which is fast:
                 slopes = slope[nc, Jc]
                 t = dz[nc] if (slopes == 1).all() else slopes[:, None] * dz[nc]  # (A, cols)
                 if pair_series is not None:
@@ -113,9 +105,9 @@ def linear_pairs(ev: Evaluator, layer: int, h: float, block_elements: int,
                     d = ev.fast_diff(nc, t, V[nc, :, Jc], reach=float(tmax[nc].max()))
             else:
                 d, st, cl = exact_pairs(ev, layer, nc, Jc, dz[nc])
-                _scatter_or(straddle, Jc, st)
-                _scatter_or(clamp, Jc, cl)
-            _scatter_add(diff, Jc, d)
+                scatter_or(straddle, Jc, st)
+                scatter_or(clamp, Jc, cl)
+            scatter_add(diff, Jc, d)
     return diff, straddle, clamp
 
 
@@ -156,13 +148,13 @@ def _segments(J: Array) -> tuple[Array, Array]:
     return starts, J[starts]
 
 
-def _scatter_add(target: Array, J: Array, rows: Array) -> None:
+def scatter_add(target: Array, J: Array, rows: Array) -> None:
     """Add the rows (A, cols) into target[J] for sorted unit indices J (A,)."""
     starts, units = _segments(J)
     target[units] += np.add.reduceat(rows, starts, axis=0)
 
 
-def _scatter_or(target: Array, J: Array, rows: Array) -> None:
+def scatter_or(target: Array, J: Array, rows: Array) -> None:
     """Or the flag rows (A, cols) into target[J] for sorted unit indices J (A,)."""
     starts, units = _segments(J)
     target[units] |= np.logical_or.reduceat(rows, starts, axis=0)
