@@ -1,4 +1,4 @@
-"""Print the diagnostics table of the README: what each example command reports.
+"""Print the table of docs/diagnostics.md: what each example command reports.
 
 Run from the repository root: python scripts/diag_table.py
 Each row runs the command in-process (through the CLI) and lists its status, exit code and

@@ -2,7 +2,7 @@
 
 Run: python scripts/false_alarm_scan.py [float64|float32]
 Every hidden activation x smooth output/loss pair x 8 seeds x 3 sizes, exact backprop. A
-ratio below 1 means the entry passed; the README quotes the largest ratio seen.
+ratio below 1 means the entry passed; docs/check.md quotes the largest ratio seen.
 """
 
 from __future__ import annotations

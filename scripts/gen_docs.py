@@ -33,7 +33,8 @@ def diagnostics() -> str:
 def help_screen(command: str) -> str:
     """The --help of a command at 80 columns, as a text block."""
     args = [*command.split(), "--help"] if command else ["--help"]
-    out = CliRunner().invoke(cli, args, terminal_width=80, env={"COLUMNS": "80"}).output
+    out = CliRunner().invoke(cli, args, prog_name="relu-diag", terminal_width=80,
+                             env={"COLUMNS": "80"}).output
     return f"```text\n$ relu-diag {command + ' ' if command else ''}--help\n{out.rstrip()}\n```\n"
 
 
