@@ -1,6 +1,7 @@
 """Print the table of docs/diagnostics.md: what each example command reports.
 
-Run from the repository root: python scripts/diag_table.py
+Run from the repository root: python scripts/diag_table.py (scripts/gen_docs.py puts the
+same table into docs/diagnostics.md between its markers).
 Each row runs the command in-process (through the CLI) and lists its status, exit code and
 the diagnostics that fired, with the first words of each finding.
 """
@@ -29,18 +30,18 @@ COMMANDS = [
 ]
 
 
-def main() -> None:
-    """Run every command and print one markdown row each."""
-    print("| command | status (exit) | diagnostics |")
-    print("|---|---|---|")
+def table() -> str:
+    """Run every command; return the markdown table, one row each."""
+    rows = ["| command | status (exit) | diagnostics |", "|---|---|---|"]
     for cmd in COMMANDS:
         res = CliRunner().invoke(cli, [*shlex.split(cmd), "--format", "json"])
         cell = json.loads(res.stdout)["cells"][0]
         found = "; ".join(f"`{f['id']}` ({f['severity']}): {f['message'][:90]}"
                           + ("..." if len(f["message"]) > 90 else "")
                           for f in cell["findings"]) or "none"
-        print(f"| `relu-diag {cmd}` | {cell['status']} ({res.exit_code}) | {found} |")
+        rows.append(f"| `relu-diag {cmd}` | {cell['status']} ({res.exit_code}) | {found} |")
+    return "\n".join(rows) + "\n"
 
 
 if __name__ == "__main__":
-    main()
+    print(table(), end="")

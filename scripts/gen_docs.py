@@ -16,6 +16,9 @@ from click.testing import CliRunner
 from relu_ce_diag.cli import main as cli
 from relu_ce_diag.diagnostics import DIAGNOSTICS
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import diag_table  # noqa: E402  (the script beside this one)
+
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 MARK = re.compile(r"(<!-- begin: (?P<name>[\w-]+) -->\n)(.*?)(<!-- end: (?P=name) -->)", re.S)
 
@@ -40,6 +43,7 @@ def help_screen(command: str) -> str:
 
 SECTIONS = {
     "diagnostics": diagnostics,
+    "diag-table": diag_table.table,
     "help-main": lambda: help_screen(""),
     "help-check": lambda: help_screen("check"),
     "help-grid": lambda: help_screen("grid"),
