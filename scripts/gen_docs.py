@@ -7,9 +7,12 @@ Run from the repository root: python scripts/gen_docs.py        (rewrite the pag
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -52,9 +55,42 @@ SECTIONS = {
 }
 
 
+# <!-- begin: output relu-diag ARGS --> ... <!-- end: output -->: what the command prints at
+# 80 columns; <!-- begin: json relu-diag ARGS --> ...: its JSON document, lists shortened
+RUN = re.compile(r"(<!-- begin: (?P<kind>output|json) relu-diag (?P<args>[^>]+?) -->\n)(.*?)"
+                 r"(<!-- end: (?P=kind) -->)", re.S)
+
+
+def output(args: str) -> str:
+    """What ``relu-diag ARGS`` prints at 80 columns, as a text block with its command."""
+    r = CliRunner().invoke(cli, shlex.split(args), terminal_width=80, env={"COLUMNS": "80"},
+                           prog_name="relu-diag")
+    body = "\n".join(line.rstrip() for line in r.stdout.rstrip().splitlines())
+    return f"```text\n$ relu-diag {args}\n{body}\n```\n"
+
+
+def _shorten(doc: Any) -> Any:
+    """Keep the first item of each list of objects (three of other lists), then "..."."""
+    if isinstance(doc, dict):
+        return {k: _shorten(v) for k, v in doc.items()}
+    if not isinstance(doc, list):
+        return doc
+    keep = 1 if doc and isinstance(doc[0], dict) else 3
+    return [_shorten(x) for x in doc[:keep]] + (["..."] if len(doc) > keep else [])
+
+
+def json_doc(args: str) -> str:
+    """The JSON document of ``relu-diag ARGS --format json``, its lists shortened."""
+    r = CliRunner().invoke(cli, [*shlex.split(args), "--format", "json"])
+    return "```json\n" + json.dumps(_shorten(json.loads(r.stdout)), indent=2) + "\n```\n"
+
+
 def render(text: str) -> str:
     """Return ``text`` with every marked section regenerated."""
-    return MARK.sub(lambda m: m.group(1) + SECTIONS[m.group("name")]() + m.group(4), text)
+    text = MARK.sub(lambda m: m.group(1) + SECTIONS[m.group("name")]() + m.group(4), text)
+    make = {"output": output, "json": json_doc}
+    return RUN.sub(lambda m: m.group(1) + make[m.group("kind")](m.group("args")) + m.group(5),
+                   text)
 
 
 def main(check: bool) -> int:

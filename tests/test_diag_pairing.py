@@ -103,8 +103,9 @@ def test_softmax_cce_with_multilabel_targets_is_not_canonical():
 
 
 def test_pairing_message_names_the_pair_and_the_true_delta():
-    """The archetype's pairing line says relu + ce and prints the chain-rule delta."""
+    """The archetype's pairing line says relu + ce; its fix prints the chain-rule delta
+    (once: the message points to it) and the two flags that cure it."""
     r = run_cell(CellSpec(act="relu", loss="ce"))
     f = next(f for f in r.findings if f.id == "pairing")
-    assert "relu + ce" in f.message and "(z3 > 0)" in f.message
-    assert f.severity == "error" and "--out sigmoid" in f.fix
+    assert "relu + ce" in f.message and "(z3 > 0)" not in f.message and "(z3 > 0)" in f.fix
+    assert f.severity == "error" and "--out sigmoid" in f.fix and "--backprop exact" in f.fix

@@ -98,3 +98,16 @@ def test_cli_junit_is_valid_and_byte_stable(tmp_path: Path) -> None:
     assert cases[0].find("failure") is None
     failure = cases[1].find("failure")
     assert failure is not None and "got fail" in failure.get("message", "")
+
+
+def test_a_strict_failure_of_a_passing_cell_says_so() -> None:
+    """check --strict on a pass with a warning: the JUnit failure names the warning and
+    --strict, never 'expected pass, got pass'."""
+    r = CliRunner().invoke(main, ["check", "--act", "relu", "--loss", "ce", "--backprop",
+                                  "exact", "--strict", "--format", "junit"])
+    assert r.exit_code == 1
+    failure = ET.fromstring(r.stdout).find(".//failure")
+    assert failure is not None
+    message = failure.get("message", "")
+    assert "got pass" not in message
+    assert message.startswith("pass with warnings (output-range), which --strict fails")

@@ -3,6 +3,8 @@ ranges of an unnamed W, a wrong hidden layer under a right output layer, weights
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from relu_ce_diag import check_function
@@ -67,3 +69,15 @@ def test_a_sign_error_is_a_factor_of_minus_one() -> None:
     """W1's gradient with the wrong sign: a factor of -1 (a sign error)."""
     r = check_function(_quadratic({"W1": -1.0}), PARAMS, X, Y)
     assert "W1 is -1 (a sign error) x the numerical gradient" in _loc(r)
+
+
+def test_no_localisation_when_the_numerical_gradient_is_not_finite() -> None:
+    """--eps 0 with relu + ce makes the loss NaN: non-finite says so, and localisation does
+    not read a 'same factor 0' (a mean-versus-sum mistake) into it."""
+    from click.testing import CliRunner
+
+    from relu_ce_diag.cli import main
+    r = CliRunner().invoke(main, ["check", "--eps", "0", "--act", "relu", "--loss", "ce",
+                                  "--format", "json"])
+    ids = [f["id"] for f in json.loads(r.stdout)["cells"][0]["findings"]]
+    assert "non-finite" in ids and "localisation" not in ids

@@ -158,4 +158,18 @@ def test_a_long_cell_id_is_folded_not_cut() -> None:
     assert_fits(text, 80)
     table = text.split("per block")[0]
     assert "".join(first_column(table)).replace(" ", "") == r.id.replace(" ", "")
-    assert "fail" in text and "W[0]: 3 vs 2" in text
+    assert "fail" in text and "W[0]: analytic 3, numeric 2" in text  # under the table
+
+
+@pytest.mark.parametrize("cell", [("relu", "ce"), ("relu", "cce"), ("leaky-relu", "cce"),
+                                  ("softplus", "se"), ("sigmoid", "ce")])
+def test_every_id_stays_whole_at_80_columns(cell: tuple[str, str], tmp_path: Path) -> None:
+    """Whatever the id, its words are never cut: where the worst-entry column would not
+    leave room, the worst entry is listed under the table instead."""
+    act, loss = cell
+    out = tmp_path / "r.json"
+    text = run(80, "check", "--act", act, "--loss", loss, "-o", str(out))
+    assert_fits(text, 80)
+    doc = json.loads(out.read_text())["cells"][0]
+    assert any(doc["id"] in line for line in text.splitlines()), doc["id"]
+    assert doc["worst"]["name"] in text

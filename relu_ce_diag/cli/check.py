@@ -19,13 +19,12 @@ from relu_ce_diag.cli.options import (
     refuse_ignored,
     spec_from_options,
 )
-from relu_ce_diag.cli.output import file_format, output_option
+from relu_ce_diag.cli.output import file_format, format_option, output_option
 
 
 @main.command(epilog=EXIT_CODES)
 @cell_options
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "junit"]),
-              default="table", show_default=True, help="What to print on stdout.")
+@format_option(("table", "json", "junit"))
 @output_option(("json", "junit"))
 @click.option("--save-grads", type=FILE, default=None, metavar="FILE.npz",
               help="Save arrays W X Y loss analytic numeric exact.")
@@ -99,7 +98,7 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
             return check_junit([result], "check", [code])
         return to_json("check", [result], code)
 
-    if fmt != "table" and output is None:
+    if fmt != "table":  # stdout as --format says; -o FILE is written below either way
         click.echo(render(fmt), nl=False, file=sys.stdout)
     else:
         from relu_ce_diag.report.table import make_console, print_check

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from relu_ce_diag.cli.app import EXIT_CODES, main
-from relu_ce_diag.cli.output import file_format, output_option
+from relu_ce_diag.cli.output import file_format, format_option, output_option
 
 MAX_CELLS = 10_000  # a grid larger than this is refused before it is expanded, unless --force
 GRID_EXIT = EXIT_CODES.replace("every cell passed (kink counts as pass unless --strict)",
@@ -44,9 +44,7 @@ class Shard(click.ParamType):
 @main.command(epilog=GRID_EXIT)
 @click.argument("file", metavar="FILE.yaml|NAME", type=str,
                 shell_complete=lambda ctx, param, incomplete: _grid_names(incomplete))
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "junit"]),
-              default="table", show_default=True,
-              help="What to print on stdout; with --output, the format of the file.")
+@format_option(("table", "json", "junit"))
 @output_option(("json", "junit"))
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
               help="Run cells in N parallel processes; the output is identical to --jobs 1.")
@@ -87,7 +85,7 @@ def grid(file: str, fmt: str, output: str | None, jobs: int,
 
     kind = file_format(output, fmt, ("json", "junit")) if output is not None else fmt
     from relu_ce_diag.settings.shipped import grid_file
-    file = grid_file(file)  # a shipped grid by name (relu-diag grid seed)
+    given, file = file, grid_file(file)  # a shipped grid by name (relu-diag grid seed)
     # before the work: an --output that cannot be written or would replace an input
     guard_targets({"--output": output}, {"the grid file": file})
     cfg = load_grid(file)
@@ -110,7 +108,7 @@ def grid(file: str, fmt: str, output: str | None, jobs: int,
     def render(kind: str) -> str:
         if kind == "junit":
             return to_junit(run, cfg.name)
-        return grid_json(run, cfg.name, file, strict, shard)
+        return grid_json(run, cfg.name, given, strict, shard)  # the file as the user named it
 
     err = make_console(stderr=True)
     if err.is_terminal and cells:
@@ -123,7 +121,7 @@ def grid(file: str, fmt: str, output: str | None, jobs: int,
     else:
         run = run_cells(cells, jobs, strict, limits=limits)
 
-    if fmt != "table" and output is None:
+    if fmt != "table":  # stdout as --format says; -o FILE is written below either way
         click.echo(render(fmt), nl=False, file=sys.stdout)
     else:
         title = f"{cfg.name}: {cfg.description}" if cfg.description else cfg.name

@@ -20,7 +20,15 @@ def output_option(formats: tuple[str, ...]) -> Callable[[Any], Any]:
                         for e, k in EXTENSIONS.items() if k in formats)
     return click.option("-o", "--output", type=FILE, default=None,
                         metavar="FILE", help=f"Also write the report to FILE, atomically: {kinds} "
-                        "by its extension (stdout keeps the table).")
+                        "by its extension (stdout shows what --format says).")
+
+
+def format_option(formats: tuple[str, ...]) -> Callable[[Any], Any]:
+    """The ``--format`` option of every command: what goes to stdout, in any case."""
+    return click.option("--format", "fmt", type=click.Choice(formats, case_sensitive=False),
+                        default="table", show_default=True,
+                        help="What to print on stdout; with -o FILE that has no .json or "
+                             ".xml extension, also the format of FILE.")
 
 
 def file_format(output: str, fmt: str, formats: tuple[str, ...]) -> str:

@@ -17,7 +17,7 @@ from relu_ce_diag.cli.options import (
     refuse_ignored,
     spec_from_options,
 )
-from relu_ce_diag.cli.output import file_format, output_option
+from relu_ce_diag.cli.output import file_format, format_option, output_option
 from relu_ce_diag.settings.steps import DEFAULT_STEPS, STEPS_HELP
 
 SWEEP_EXIT = """\b
@@ -37,8 +37,7 @@ Exit codes:
 @cell_options
 @click.option("--steps", default=DEFAULT_STEPS, show_default=True, metavar="STEPS",
               help=f"Steps to try: {STEPS_HELP}. The check's --step is always added.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="What to print on stdout.")
+@format_option(("table", "json"))
 @output_option(("json",))
 @click.option("--plot", type=FILE, default=None, metavar="FILE.png|svg",
               help="Draw the curve to a PNG or SVG file (needs the plot extra: matplotlib).")
@@ -97,7 +96,7 @@ def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: 
             result = sweep_prepared(prep, swept, method=numeric)
     code = 0 if result.verdict.ok else 1
     doc = sweep_json(result, title, settings, n_params, code)
-    if fmt == "json" and output is None:
+    if fmt == "json":  # stdout as --format says; -o FILE is written below either way
         click.echo(doc, nl=False, file=sys.stdout)
     else:
         from relu_ce_diag.report.chart import print_sweep

@@ -111,15 +111,20 @@ def _safe_step(ctx: Context, bound: float) -> float:
     return float("nan")
 
 
+def _another(ctx: Context) -> str:
+    """Another point: a new --seed draws new data, unless the data come from a file."""
+    return "other data or weights" if ctx.prep.spec.data else "another --seed"
+
+
 def _straddle_fix(ctx: Context, safe: float) -> str:
     """The one step to take: in float32, float64 when its own step straddles nothing (it
     also resolves smaller errors); else the safe step; else keep the entries set aside."""
     if ctx.prep.arrays.W.dtype == np.float32 and can_try(ctx) \
             and not recheck(ctx, "float64").kinked:
-        return "--dtype float64 (its step straddles no kink here), or another --seed"
+        return f"--dtype float64 (its step straddles no kink here), or {_another(ctx)}"
     if safe == safe:
-        return f"--step {safe:.0e}, or another --seed"
-    return "accept the set-aside entries, or --relu-grad-at-zero 0.5, or another --seed"
+        return f"--step {safe:.0e}, or {_another(ctx)}"
+    return f"accept the set-aside entries, or {_another(ctx)}"
 
 
 @diagnostic(
@@ -170,7 +175,7 @@ def straddle_finding(ctx: Context) -> list[Finding]:
                f"{with_them:.2e} with them, {without:.2e} without; {advice}")
     return [Finding(
         "kink-straddle", "warning" if aside.size else "info", message,
-        fix=_straddle_fix(ctx, safe if margin > 0 else float("nan")),
+        fix=_straddle_fix(ctx, safe if margin > 0 else float("nan")) if aside.size else "",
         data=(("straddled", int(flagged.size)), ("set_aside", int(aside.size)),
               ("entries", names[:50]), ("units", units[:50]), ("min_margin", margin),
               ("step_effect", effect), ("safe_step", safe), ("max_rel_error", with_them),
@@ -228,8 +233,9 @@ def zero_finding(ctx: Context) -> list[Finding]:
     return [Finding(
         "zero-preactivation", "warning" if aside else "info",
         f"{len(pairs)} pre-activations are exactly 0: {listing(units, 4)}; {verdict}",
-        fix="accept the convention (entries set aside), --relu-grad-at-zero 0.5, or jitter "
-            "the data or weights",
+        fix=("accept the convention (entries set aside)"
+             + (", --relu-grad-at-zero 0.5" if net.at_zero != 0.5 else "")  # the mean slope
+             + ", or jitter the data or weights") if aside else "",
         data=(("count", len(pairs)), ("units", units[:50]), ("at_zero", net.at_zero),
               ("central_difference_sees", seen), ("set_aside", aside)))]
 

@@ -116,7 +116,7 @@ def _ranges(mask: Array, layout: Layout) -> list[str]:
 def _pattern(fitted: list[BlockFit], N: int, tol: float) -> tuple[str, str]:
     """Return (what the pattern of wrong blocks says, where to look)."""
     wrong = [f for f in fitted if f.wrong]
-    exact = [f for f in wrong if f.misfit <= tol and np.isfinite(f.ratio)]
+    exact = [f for f in wrong if f.misfit <= tol and np.isfinite(f.ratio) and f.ratio != 0]
     if wrong and len(exact) == len(wrong) and len({round(f.ratio, 9) for f in exact}) == 1 \
             and len(wrong) == len(fitted):
         r = exact[0].ratio
@@ -177,7 +177,7 @@ def localisation(ctx: Context) -> list[Finding]:
     if ctx.status != "fail" or not ctx.entries or ctx.layout is None:
         return []
     j = ctx.judged
-    if not j.mismatched.any():
+    if not j.mismatched.any() or not j.finite.any():  # nothing to fit (see non-finite)
         return []
     fitted = fits(ctx)
     N = int(np.shape(ctx.X)[0]) if np.ndim(ctx.X) else 1

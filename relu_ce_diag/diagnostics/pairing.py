@@ -111,8 +111,8 @@ def pairing_finding(ctx: Context) -> list[Finding]:
     return [Finding(
         "pairing", "error",
         f"shortcut delta {shortcut_text(net.loss)} is not dL/dz for {net.out} + {net.loss}"
-        f"{why}; the true delta is {delta}",
-        fix=f"use {delta}, or --out {net.loss_fn.canonical}",
+        f"{why}: the chain rule gives the delta in the fix",
+        fix=f"use {delta} (what --backprop exact checks), or --out {net.loss_fn.canonical}",
         data=(("out", net.out), ("loss", net.loss), ("shortcut", shortcut_text(net.loss)),
               ("correct_delta", delta)))]
 

@@ -28,9 +28,19 @@ class Case:
     met: bool
 
 
+def _headline(o: Case) -> str:
+    """Say what was expected and what came: a status that was expected but did not pass
+    can only have failed on its warnings (--strict)."""
+    r = o.result
+    if not o.met and r.status in o.expected:
+        warned = ", ".join(dict.fromkeys(f.id for f in r.findings if f.severity == "warning"))
+        return f"{r.status} with warnings ({warned}), which --strict fails: {r.reason}"
+    return f"expected {'|'.join(o.expected)}, got {r.status}: {r.reason}"
+
+
 def _details(o: Case) -> str:
     r = o.result
-    lines = [f"expected {'|'.join(o.expected)}, got {r.status}: {r.reason}"]
+    lines = [_headline(o)]
     if o.why:
         lines.append(f"why: {o.why}")
     if r.worst is not None:
@@ -69,7 +79,7 @@ def junit(cases: Sequence[Case], name: str, note: str = "") -> str:
         r = o.result
         case = ET.SubElement(suite, "testcase", {"classname": f"relu-diag.{name}",
                                                  "name": o.id})
-        message = f"expected {'|'.join(o.expected)}, got {r.status}: {r.reason}"
+        message = _headline(o)
         ids = " ".join(dict.fromkeys(f.id for f in r.findings))
         if r.status == "error":
             ET.SubElement(case, "error", {"message": message, "type": "error"}).text = \

@@ -61,8 +61,9 @@ def verdict_lines(s: Sweep) -> tuple[str, ...]:
 def _derivation(s: Sweep) -> tuple[str, ...]:
     """A flat curve: the gradient is wrong, whatever the step."""
     flat = [p for p in s.points if p.region == "derivation"]
-    lines = [f"derivation error: the norm-wise error stays between "
-             f"{min(p.clean for p in flat):.2g} and {max(p.clean for p in flat):.2g} over "
+    lo, hi = f"{min(p.clean for p in flat):.2g}", f"{max(p.clean for p in flat):.2g}"
+    lines = [f"derivation error: the norm-wise error stays "
+             f"{'at ' + lo if lo == hi else f'between {lo} and {hi}'} over "
              f"{_range([p.step for p in flat])} instead of falling with h: the analytic "
              "gradient is wrong, not the step, and no step will make the check pass. Run "
              "`relu-diag check` with these options to see which formula is wrong."]
@@ -124,6 +125,9 @@ def _regions(s: Sweep) -> tuple[str, ...]:
     return tuple(lines)
 
 
+KEEP = 2.0  # the check's own step is kept when its error is within this factor of the best
+
+
 def _best(s: Sweep) -> tuple[str, ...]:
     """The best step, how the check's own step compares, and the recommendation."""
     pts, best = s.points, s.points[s.verdict.best_index]
@@ -133,12 +137,19 @@ def _best(s: Sweep) -> tuple[str, ...]:
     if best.clean > s.eps_machine ** (1 / 3):
         lines.append(f"even the best step leaves an error of {best.clean:.2g}; expect "
                      "`check` to flag entries.")
+    keep = None
     if s.check_step is not None:
         mine = next((p for p in pts if math.isclose(p.step, s.check_step, rel_tol=1e-9)),
                     None)
         if mine is not None and mine is not best:
             ratio = mine.clean / best.clean if best.clean > 0 else float("inf")
+            if mine.flagged == best.flagged and ratio <= KEEP:
+                keep = mine
+            how = (f"{ratio:.2g}x the best" if ratio >= 1 else
+                   "as low as the best (the best is the largest step near the lowest error, "
+                   "for a margin from kinks)")
             lines.append(f"the check's step h = {mine.step:.2g} gives {mine.clean:.2g}, "
-                         f"{ratio:.2g}x the best ({mine.region}).")
-    lines.append(f"recommended: --step {best.step:.2g}")
+                         f"{how} ({mine.region}).")
+    lines.append(f"recommended: --step {keep.step:.2g} (the check's own: as good as the best)"
+                 if keep is not None else f"recommended: --step {best.step:.2g}")
     return tuple(lines)

@@ -132,21 +132,34 @@ def id_column(t: Table, ids: Sequence[str], comfortable: int, most: int) -> int:
 WORST_MIN = 14  # "6.654 vs 30.29"
 
 
+FIXED = 4 + sum(w + 3 for w in (6, 11, 12))  # the borders, status and the two errors
+
+
+def worst_fits(results: Sequence[CellResult], width: int) -> bool:
+    """Whether the worst-entry column fits beside ids unbroken inside a word (else the
+    worst entry is listed under the table, with the findings)."""
+    word = max((len(w) for r in results for w in r.id.split(" ")), default=4)
+    return word <= width - FIXED - WORST_MIN - 3
+
+
 def results_table(results: Sequence[CellResult], width: int = 120) -> Table:
     """Build the table for a console ``width`` wide: cell, status, max and norm-wise
-    relative error, worst entry (ids on one line when there is room)."""
+    relative error, and the worst entry where it fits (ids on one line when there is
+    room)."""
     t = Table(header_style="bold")
-    fixed = 4 + sum(w + 3 for w in (6, 11, 12))  # the borders, status and the two errors
-    worst = min(30, max((len(_worst(r)) for r in results), default=1))
-    cell = id_column(t, [r.id for r in results], width - fixed - worst - 3,
-                     width - fixed - WORST_MIN - 3)
+    show = worst_fits(results, width)
+    worst = min(30, max((len(_worst(r)) for r in results), default=1)) + 3 if show else 0
+    cell = id_column(t, [r.id for r in results], width - FIXED - worst,
+                     width - FIXED - (WORST_MIN + 3 if show else 0))
     t.add_column("status", no_wrap=True)
     t.add_column("max rel err", justify="right", no_wrap=True)
     t.add_column("norm rel err", justify="right", no_wrap=True)
-    t.add_column("worst: analytic vs numeric", overflow="fold")
+    if show:
+        t.add_column("worst: analytic vs numeric", overflow="fold")
     for r in results:
-        t.add_row(fold_id(r.id, cell), Text(r.status, style=STATUS_STYLE.get(r.status, "")),
-                  _e(r.max_rel), _e(r.normwise), _worst(r))
+        status = Text(r.status, style=STATUS_STYLE.get(r.status, ""))
+        row: list[str | Text] = [fold_id(r.id, cell), status, _e(r.max_rel), _e(r.normwise)]
+        t.add_row(*row, *([_worst(r)] if show else []))
     return t
 
 
@@ -163,12 +176,16 @@ def blocks_table(r: CellResult) -> Table:
     return t
 
 
-def print_findings(console: Console, r: CellResult) -> None:
-    """Print the verdict and its reason, the set-aside entries and the findings, each as a
-    label with its text in a hanging indent."""
+def print_findings(console: Console, r: CellResult, worst: bool = False) -> None:
+    """Print the verdict and its reason, the worst entry (``worst``: when the table had no
+    room for it), the set-aside entries and the findings, each as a label with its text in
+    a hanging indent."""
     console.print(Text(r.id, style="bold"))
     rows: list[tuple[Text | str, Text | str]] = [
         (Text(r.status, style=STATUS_STYLE.get(r.status, "")), r.reason)]
+    if worst and r.worst is not None:
+        w = r.worst
+        rows.append(("worst", f"{w.name}: analytic {w.analytic:.4g}, numeric {w.numeric:.4g}"))
     if r.set_aside:
         shown = ", ".join(r.set_aside[:8]) + (f" and {len(r.set_aside) - 8} more"
                                                if len(r.set_aside) > 8 else "")
@@ -179,8 +196,9 @@ def print_findings(console: Console, r: CellResult) -> None:
 def print_check(console: Console, results: Sequence[CellResult]) -> None:
     """Print the report of ``relu-diag check``: table, blocks, findings."""
     console.print(results_table(results, console.width))
+    below = not worst_fits(results, console.width)
     for r in results:
         if r.blocks:
             console.print(Text(f"per block: {r.id}", style="bold"))
             console.print(blocks_table(r))
-        print_findings(console, r)
+        print_findings(console, r, worst=below)
