@@ -21,7 +21,7 @@ Exit codes:
   2    the input could not be used (bad option, data file, --plot
        without matplotlib); nothing was judged
   3    internal error of relu-diag
-  130  interrupted"""
+  130  interrupted; the steps that finished were printed"""
 
 
 @main.command(epilog=SWEEP_EXIT)
@@ -55,7 +55,7 @@ def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: 
     from relu_ce_diag.check.budget import Limits, refuse_too_large
     from relu_ce_diag.report.files import check_target, write_atomic
     from relu_ce_diag.report.json_report import sweep_json
-    from relu_ce_diag.run.sweep import sweep_prepared
+    from relu_ce_diag.run.sweep import Interrupted, sweep_prepared
     from relu_ce_diag.settings.cells import prepare, validate
     from relu_ce_diag.settings.steps import parse_steps
 
@@ -69,15 +69,19 @@ def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: 
         from relu_ce_diag.report.plot import ensure_available, plot_format
         plot_format(plot)
         ensure_available()
+    stop: Interrupted | None = None
     with np.errstate(all="ignore"):  # overflow or NaN is a finding of the sweep, not a warning
         if fn_ref is not None:
-            title, settings, n_params, result = _sweep_fn(spec, fn_ref, swept, limits)
+            title, settings, n_params, result, stop = _sweep_fn(spec, fn_ref, swept, limits)
         else:
             refuse_too_large(spec, limits, spec.id)  # before generating or loading anything big
             prep = prepare(spec)
             title, settings, n_params = spec.id, prep.spec.as_dict(), prep.net.n_params
-            result = sweep_prepared(prep, swept, method=numeric)
-    code = 0 if result.verdict.ok else 1
+            try:
+                result = sweep_prepared(prep, swept, method=numeric)
+            except Interrupted as exc:
+                result, stop = _finished(exc), exc
+    code = 130 if stop is not None else 0 if result.verdict.ok else 1
     doc = sweep_json(result, title, settings, n_params, code)
     if fmt == "json" and output is None:
         click.echo(doc, nl=False)
@@ -90,19 +94,30 @@ def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: 
     if plot is not None:
         from relu_ce_diag.report.plot import save_plot
         save_plot(result, plot, title)
+    if stop is not None:
+        click.echo(f"relu-diag: {stop}", err=True)
     return code
 
 
+def _finished(stop: Any) -> Any:
+    """Return the sweep of the steps that finished before an interrupt, or re-raise it when
+    none did (nothing to print)."""
+    if stop.sweep is None:
+        raise stop
+    return stop.sweep
+
+
 def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...], limits: Any,
-              ) -> tuple[str, dict[str, Any], int, Any]:
-    """Sweep a user's function at the W, X, Y of --data; announce the calls on stderr."""
+              ) -> tuple[str, dict[str, Any], int, Any, Any]:
+    """Sweep a user's function at the W, X, Y of --data; announce the calls on stderr.
+    Return the title, settings, size, sweep and the interrupt that cut it short (if any)."""
     from click.core import ParameterSource
     from rich.console import Console
     from rich.progress import Progress
 
     from relu_ce_diag.check.hosts import open_host
     from relu_ce_diag.errors import OptionError, TooLargeError
-    from relu_ce_diag.run.sweep import sweep_function
+    from relu_ce_diag.run.sweep import Interrupted, sweep_function
     from relu_ce_diag.settings.function import Calling
 
     if spec.data is None:
@@ -123,12 +138,15 @@ def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...], limits: Any,
     err = Console(stderr=True)
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("steps", total=None)
-        result = sweep_function(
-            host, swept, check_step=spec.step,
-            precision=spec.dtype if dtype_given else None,
-            progress=lambda done, total: bar.update(task, completed=done, total=total))
+        try:
+            result, stop = sweep_function(
+                host, swept, check_step=spec.step,
+                precision=spec.dtype if dtype_given else None,
+                progress=lambda done, total: bar.update(task, completed=done, total=total)), None
+        except Interrupted as exc:
+            result, stop = _finished(exc), exc
     X, Y = point.X, point.Y
     settings = {"fn": fn_ref, "data": spec.data, "samples": int(X.shape[0]),
                 "inputs": int(X.shape[1]) if X.ndim == 2 else 1,
                 "outputs": int(Y.shape[1]) if Y.ndim == 2 else 1}
-    return host.label, settings, P, result
+    return host.label, settings, P, result, stop

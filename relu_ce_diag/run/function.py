@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from relu_ce_diag.check.blackbox import Progress, plan
+from relu_ce_diag.check.blackbox import Progress
 from relu_ce_diag.check.hosts import open_host
+from relu_ce_diag.check.pace import forecast
 from relu_ce_diag.errors import TooLargeError
 from relu_ce_diag.results.cell import CellResult
 from relu_ce_diag.run.api import run_function
@@ -19,8 +20,9 @@ def check_file(calling: Calling, data: str, desc: Description, *, step: float | 
                announce: Callable[[str], None] | None = None,
                max_params: int | None = None, ignore: tuple[str, ...] = ()) -> CellResult:
     """Open the user's function and the point in ``data`` and check it; ``announce``
-    receives the number of calls before the first one. An entry-by-entry check of more than
-    ``max_params`` entries is refused (TooLargeError) before any call."""
+    receives the number of calls and their time (two calls at W timed) before the check. An
+    entry-by-entry check of more than ``max_params`` entries is refused (TooLargeError)
+    before any call."""
     host = open_host(calling, data)
     P = host.point.W.size
     if max_params is not None and directions is None and max_params < P:
@@ -30,6 +32,6 @@ def check_file(calling: Calling, data: str, desc: Description, *, step: float | 
     if desc.given:  # a description that does not fit the arrays is refused before any call
         describe_user(desc, host.point, "--{}")
     if announce is not None:
-        announce(plan(host.label, P, directions))
+        announce(forecast(host, directions))
     return run_function(host, desc, step=step, precision=precision, directions=directions,
                         seed=seed, progress=progress, data=data, ignore=ignore, label="--{}")

@@ -1,0 +1,184 @@
+"""A host that calls the user's function in supervised child processes (``check.process``).
+
+The function is loaded once per worker; every call still gets fresh copies of W, X and Y.
+Stencil points travel in batches, each point as the entries where it differs from the
+function's own W (one entry for an entry-by-entry check), so the cost of a process boundary
+is paid per batch, not per call. With ``jobs`` workers the batches run in parallel; the
+values come back in order and are bit for bit those of one worker. A call that raises is
+reported as in-process (the first in order); a worker that dies or a call that overruns
+``timeout`` becomes one line naming the function, the call, and the signal or the limit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sized
+from typing import Any
+
+import numpy as np
+
+from relu_ce_diag.check.calling import Call
+from relu_ce_diag.check.host import Done as Advance
+from relu_ce_diag.check.host import InProcess
+from relu_ce_diag.check.process import Pool
+from relu_ce_diag.check.process_outcome import Done, Ended, Failed, Outcome, Overran
+from relu_ce_diag.check.process_worker import Beat
+from relu_ce_diag.errors import UserFunctionError
+
+Array = np.ndarray
+Encoded = tuple[Array | None, Array, tuple[int, ...], str]  # (entries, values, shape, where)
+MAX_BATCH = 256  # calls per request at most
+BATCHES_PER_WORKER = 8  # at least this many per worker, so the last ones balance the load
+
+
+def encode(W: Array, where: str, base: Array) -> Encoded:
+    """Return a point as the entries where its bits differ from ``base`` (P,) and their
+    values, or (None, W) when most differ or the dtype is another."""
+    flat = np.ascontiguousarray(W).reshape(-1)
+    if flat.dtype == base.dtype and flat.size == base.size and flat.dtype.itemsize in (2, 4, 8):
+        bits = f"u{flat.dtype.itemsize}"
+        idx = np.flatnonzero(flat.view(bits) != base.view(bits))  # -0.0 and NaNs kept exact
+        if 2 * idx.size < flat.size:
+            return idx, flat[idx], W.shape, where
+    return None, W, W.shape, where
+
+
+def decode(point: Encoded, base: Array) -> Array:
+    """Rebuild the point ``encode`` described (a fresh array)."""
+    idx, values, shape, _ = point
+    if idx is None:
+        return np.array(values)
+    W = base.copy()
+    W[idx] = values
+    return W.reshape(shape)
+
+
+class UserHandler:
+    """In the worker: answer ("vg", W, where) with (Call, extra values) and ("losses",
+    points) with (f at each point (n,), extra values), marking each call on the heartbeat."""
+
+    def __init__(self, host: InProcess, beat: Beat) -> None:
+        self.host, self.beat = host, beat
+        self.info = (host.point, host.label)
+        self.base = np.ascontiguousarray(host.point.W).reshape(-1)
+
+    def __call__(self, request: tuple[str, Any]) -> tuple[Any, int]:
+        op, payload = request
+        if op == "vg":
+            W, where = payload
+            self.beat.start(0)
+            return self.host.value_and_grad(W, where), self.host.extra_values
+        values = np.empty(len(payload))
+        for i, point in enumerate(payload):
+            W = decode(point, self.base)
+            self.beat.start(i)
+            values[i] = self.host.loss(W, point[3])
+        return values, self.host.extra_values
+
+
+class InChild:
+    """Call a user's function in ``jobs`` supervised worker processes built from ``setup``
+    (whose info is the point and the label); ``timeout`` seconds per call at most."""
+
+    language = "numpy"
+
+    def __init__(self, setup: Any, ref: str, jobs: int = 1,
+                 timeout: float | None = None) -> None:
+        self.label, self.jobs, self.timeout = ref, jobs, timeout
+        self.calls, self._extra = 0, 0
+        self.pool = Pool(setup, jobs, timeout)
+        self.point, self.label = self._check(self.pool.start(), ["while loading"])
+        self.base = np.ascontiguousarray(self.point.W).reshape(-1)
+
+    @property
+    def extra_values(self) -> int:
+        return self._extra
+
+    def value_and_grad(self, W: Array, where: str = "at W") -> Call:
+        """Return f and df (P,) at W (P,)."""
+        self.calls += 1
+        for _, outcome in self.pool.run([("vg", (W, where))]):
+            call, extra = self._check(outcome, [where])
+            self._extra = max(self._extra, extra)
+        return call
+
+    def loss(self, W: Array, where: str) -> float:
+        """Return f at W (P,)."""
+        return float(self.losses([(W, where)])[0])
+
+    def losses(self, points: Iterable[tuple[Array, str]], done: Advance | None = None) -> Array:
+        """Return f at every point (W, where), in order; ``done(n)`` after each batch.
+
+        (One function: dispatch, the first error in order and the progress share its state.)
+        """
+        wheres: list[list[str]] = []
+        values: dict[int, Array] = {}
+        error: list[tuple[int, BaseException]] = []  # the earliest failing batch so far
+
+        def requests() -> Iterator[tuple[str, list[Encoded]]]:
+            for batch in self._batches(points):
+                if error:
+                    return  # no more work once a call failed
+                wheres.append([p[3] for p in batch])
+                yield "losses", batch
+
+        run = self.pool.run(requests())
+        try:
+            for i, outcome in run:
+                try:
+                    values[i], extra = self._check(outcome, wheres[i])
+                except UserFunctionError as exc:
+                    if not error or i < error[0][0]:
+                        error[:] = [(i, exc)]
+                    continue
+                self._extra = max(self._extra, extra)
+                self.calls += values[i].size
+                if done is not None:
+                    done(values[i].size)
+                if error and all(j in values for j in range(error[0][0])):
+                    break  # every batch before the failing one is in: that error is first
+        finally:
+            run.close()  # kills the workers still busy with later batches
+        if error:
+            raise error[0][1]
+        return np.concatenate([values[i] for i in range(len(wheres))]) if wheres \
+            else np.empty(0)
+
+    def _batches(self, points: Iterable[tuple[Array, str]]) -> Iterator[list[Encoded]]:
+        n = len(points) if isinstance(points, Sized) else MAX_BATCH * self.jobs
+        size = max(1, min(MAX_BATCH, math.ceil(n / (BATCHES_PER_WORKER * self.jobs))))
+        batch: list[Encoded] = []
+        for W, where in points:
+            batch.append(encode(W, where, self.base))
+            if len(batch) == size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def _check(self, outcome: Outcome, wheres: list[str]) -> Any:
+        """Return a finished request's value, or raise what went wrong as one line."""
+        if isinstance(outcome, Done):
+            return outcome.value
+        if isinstance(outcome, Failed):
+            raise outcome.error
+        call = outcome.call
+        where = ("while loading" if call == -1 else "between calls" if call is None
+                 else wheres[min(call, len(wheres) - 1)])
+        if isinstance(outcome, Overran):
+            raise UserFunctionError(f"{self.label} ran longer than --timeout {outcome.seconds:g} "
+                                    f"s {where}; it was stopped")
+        assert isinstance(outcome, Ended)
+        raise UserFunctionError(f"{self.label}: the process running it {outcome.how} {where} "
+                                "(os._exit, a crash in native code, or the out-of-memory "
+                                "killer?)")
+
+    def close(self) -> None:
+        """End the worker processes."""
+        self.pool.close()
+
+    def __enter__(self) -> InChild:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
