@@ -21,7 +21,6 @@ import atexit
 import contextlib
 import importlib.machinery
 import multiprocessing
-import multiprocessing.forkserver
 import multiprocessing.util  # before atexit.register below: so our hook runs before its joins
 import os
 import sys
@@ -40,40 +39,36 @@ HOME = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def context(preload: str) -> Context:
-    """Return the fork-server context (preloading ``preload``) where there is one, else spawn.
-
-    The fork server runs ``python -c``, whose first import path is its working folder, where
-    a user's ``secrets.py`` could stand in for the standard library's; it is started from
-    the folder that holds relu-diag's package instead (workers then take the parent's).
-    """
+    """Return the fork-server context (preloading ``preload``) where there is one, else spawn."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["relu_ce_diag.check.process_worker", preload])
-    here = os.getcwd()
-    os.chdir(HOME)
-    try:
-        multiprocessing.forkserver.ensure_running()
-    finally:
-        os.chdir(here)
     return ctx
 
 
 @contextlib.contextmanager
-def _main_not_needed() -> Iterator[None]:
-    """Keep a worker from running the parent's main script again: multiprocessing would, to
-    find functions defined there, but a worker runs relu-diag's own code only (a console
-    script would import the whole CLI in every worker, and an unguarded script run again)."""
+def _clean_start() -> Iterator[None]:
+    """Start a worker (and the fork server, when it is first needed) untouched by the user's
+    files: from the folder that holds relu-diag's package, because the fork server runs
+    ``python -c``, whose first import path is its working folder (where a user's
+    ``secrets.py`` would stand in for the standard library's); and without the parent's main
+    script, which multiprocessing would run again in the worker to find functions defined
+    there (a worker runs relu-diag's code only; a console script would import the whole CLI
+    in every worker, an unguarded script would run again). The worker then takes the
+    parent's working folder from ``surroundings``."""
+    here = os.getcwd()
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
-    if main is None or getattr(spec, "name", None):
-        yield  # run as a module (-m): multiprocessing leaves a ``__main__`` module alone
-        return
-    main.__spec__ = importlib.machinery.ModuleSpec("relu_ce_diag.__main__", None)
+    os.chdir(HOME)
+    if main is not None and not getattr(spec, "name", None):  # not run as -m: a script
+        main.__spec__ = importlib.machinery.ModuleSpec("relu_ce_diag.__main__", None)
     try:
         yield
     finally:
-        main.__spec__ = spec
+        os.chdir(here)
+        if main is not None:
+            main.__spec__ = spec
 
 
 def surroundings() -> Surroundings:
@@ -88,10 +83,10 @@ class Worker:
     def __init__(self, ctx: Context, setup: Any) -> None:
         self.conn, theirs = ctx.Pipe()
         lifeline, self._lifeline = ctx.Pipe(duplex=False)
-        self.beat = Beat(ctx.RawArray("d", 2))
+        self.beat = Beat(ctx.RawArray("d", [-1.0, 0.0]))  # setting up, not in a call
         self.proc = ctx.Process(target=serve, name="relu-diag worker", daemon=False,
                                 args=(theirs, lifeline, self.beat.array, surroundings(), setup))
-        with _main_not_needed():
+        with _clean_start():
             self.proc.start()
         theirs.close()
         lifeline.close()

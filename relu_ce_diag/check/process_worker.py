@@ -28,7 +28,6 @@ import zipfile  # noqa: F401  early
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import numpy.ma  # noqa: F401  early
 import numpy.random  # noqa: F401  early
 
@@ -130,7 +129,6 @@ def serve(conn: Any, lifeline: Any, array: Any, home: Surroundings,
     os.environ.update(env)
     sys.path[:] = path
     beat = Beat(array)
-    np.seterr(all="warn")  # NumPy's default, whatever the parent's is: the handler decides
     try:
         handler: Callable[[Any], Any] | None = setup(beat)
         reply: Reply = ("ok", getattr(handler, "info", None))

@@ -47,16 +47,10 @@ class UserFunction:
 
 @contextlib.contextmanager
 def users_turn(errstate: Mapping[str, Any] | None = None) -> Iterator[None]:
-    """Run the user's code with its prints on stderr and its own NumPy error state, and give
-    relu-diag's error state back afterwards (whatever the user's code set)."""
-    saved = np.geterr()
-    if errstate:
-        np.seterr(**errstate)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        np.seterr(**saved)
+    """Run the user's code with its prints on stderr and its own NumPy error state; relu-diag's
+    error state comes back afterwards, whatever the user's code set (np.errstate restores it)."""
+    with np.errstate(**(errstate or {})), contextlib.redirect_stdout(sys.stderr):
+        yield
 
 
 def _library_dirs() -> tuple[str, ...]:
@@ -205,14 +199,18 @@ def as_numbers(value: object, what: str, label: str, must: str = "must hold real
                                     f"{entries}; return plain numbers (e.g. np.ma.filled) so "
                                     "every entry can be checked")
         value = np.ma.getdata(value)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a conversion's warning is not the user's finding
-            arr: Array | None = np.array(value)  # a plain ndarray (np.matrix becomes one)
-    except KeyboardInterrupt:
-        raise
-    except BaseException:  # noqa: BLE001  an object NumPy cannot convert: say what it was
-        arr = None
+    arr: Array | None
+    if type(value) is np.ndarray or isinstance(value, (float, int, np.number)):
+        arr = np.array(value)  # the usual case, fast: a copy
+    else:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a conversion's warning is not a finding
+                arr = np.array(value)  # a plain ndarray (np.matrix becomes one)
+        except KeyboardInterrupt:
+            raise
+        except BaseException:  # noqa: BLE001  an object NumPy cannot convert: say what it was
+            arr = None
     if arr is None or arr.dtype.kind not in "fiu":
         raise UserFunctionError(f"{label}: {what} {must}; got {_described(value, arr)}")
     return arr

@@ -1,0 +1,202 @@
+"""Measure what running a user's function in worker processes costs and gains.
+
+Run from the repository root: python scripts/user_code_bench.py
+Prints three markdown tables for docs/user-code.md:
+
+1. the cost per call of a trivial function (f = W.W) in this process, in a worker with the
+   stencil points batched, and in a worker with one round trip per call;
+2. the time of `relu-diag check --fn` on a function of about 2 ms per call with --jobs 1
+   and --jobs 2 (the JSON reports must be identical), end to end and without the start;
+3. the time from SIGTERM to the last process gone for `relu-diag grid --jobs 2` and
+   `relu-diag check --fn --jobs 2` (Linux: descendants are found through /proc).
+Each figure is the best (tables 1, 2) or the median and worst (table 3) of several runs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from relu_ce_diag.check.hosts import open_host, open_local
+from relu_ce_diag.run.function import check_file
+from relu_ce_diag.settings.function import Calling, Description
+
+RELU_DIAG = str(Path(sys.executable).with_name("relu-diag"))
+FUNCTIONS = '''
+import time
+import numpy as np
+
+REPS = {reps}
+
+def square(W, X, Y):
+    return float(W @ W), 2 * W
+
+def slow(W, X, Y):
+    w = W.reshape(X.shape[1], Y.shape[1])
+    for _ in range(REPS):
+        Z = np.tanh(X @ w)
+        E = Z - Y
+        f = 0.5 * float(np.sum(E * E))
+        df = X.T @ (E * (1 - Z * Z))
+    return f, df.reshape(-1)
+
+def hangs(W, X, Y):
+    time.sleep(600)
+'''
+GRID = """name: big
+defaults: {hidden: 200, inputs: 60, samples: 256, loss: cce}
+grid:
+  act: [sigmoid, tanh, softplus, identity, relu]
+  seed: [1, 2, 3, 4, 5, 6, 7, 8]
+"""
+
+
+def best(run: object, repeat: int = 5) -> float:
+    """Return the least wall time of ``repeat`` runs of ``run()``."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()  # type: ignore[operator]
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def calibrate(folder: Path) -> int:
+    """Return REPS such that ``slow`` takes about 2 ms per call here."""
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((100, 50)), 0.1 * rng.standard_normal((100, 10))
+    np.savez(folder / "slow.npz", W=0.1 * rng.standard_normal(500), X=X, Y=Y)
+    (folder / "fns.py").write_text(FUNCTIONS.format(reps=10))
+    host = open_local(Calling(f"{folder / 'fns.py'}:slow"), str(folder / "slow.npz"))
+    per_rep = best(lambda: host.loss(host.point.W, "at W"), 50) / 10
+    return max(1, round(2e-3 / per_rep))
+
+
+def per_call(folder: Path, P: int, n: int = 4000) -> tuple[float, float, float]:
+    """Return the seconds per call in this process, in a worker batched, and unbatched."""
+    rng = np.random.default_rng(1)
+    np.savez(folder / f"sq{P}.npz", W=rng.standard_normal(P), X=np.ones((4, 3)),
+             Y=np.ones((4, 1)))
+    calling, data = Calling(f"{folder / 'fns.py'}:square"), str(folder / f"sq{P}.npz")
+    local, child = open_local(calling, data), open_host(calling, data)
+    W = local.point.W
+    points = []
+    for k in range(n):
+        Wk = W.copy()
+        Wk[k % P] += 1e-6 if k % 2 == 0 else -1e-6
+        points.append((Wk, f"at W + 1e-06 along entry {k % P}"))
+    inside = best(lambda: local.losses(points)) / n
+    batched = best(lambda: child.losses(points)) / n
+    single = best(lambda: [child.loss(Wk, w) for Wk, w in points[:500]]) / 500
+    child.close()  # type: ignore[attr-defined]
+    return inside, batched, single
+
+
+def speedup(folder: Path, P: int) -> list[tuple[int, float, float]]:
+    """Return (jobs, seconds end to end, seconds of check_file) for --jobs 1 and 2."""
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((100, 50)), 0.1 * rng.standard_normal((100, P // 50))
+    np.savez(folder / "slowP.npz", W=0.1 * rng.standard_normal(P), X=X, Y=Y)
+    ref, data = f"{folder / 'fns.py'}:slow", str(folder / "slowP.npz")
+    rows, outputs = [], []
+    for jobs in (1, 2):
+        cmd = [RELU_DIAG, "check", "--fn", ref, "--data", data, "--jobs", str(jobs),
+               "--format", "json"]
+        outputs.append(subprocess.run(cmd, capture_output=True, text=True, check=False).stdout)
+        whole = best(lambda c=cmd: subprocess.run(c, capture_output=True, check=False), 3)
+        inner = best(lambda j=jobs: check_file(Calling(ref, jobs=j), data, Description()), 3)
+        rows.append((jobs, whole, inner))
+    assert outputs[0] == outputs[1] and outputs[0], "--jobs 2 must give the --jobs 1 report"
+    return rows
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found += [child]
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def sigterm_to_gone(cmd: list[str], runs: int = 5) -> tuple[float, float, int]:
+    """Return the median and worst seconds from SIGTERM to the last process gone (and the
+    stdout pipe closed), and how many processes there were."""
+    times, count = [], 0
+    for _ in range(runs):
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(3)
+        family = descendants(proc.pid)
+        count = len(family) + 1
+        start = time.perf_counter()
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate()
+        while any(alive(p) for p in family):
+            time.sleep(0.001)
+        times.append(time.perf_counter() - start)
+        assert proc.returncode == 130, proc.returncode
+    return statistics.median(times), max(times), count
+
+
+def main() -> None:
+    """Measure and print the three tables."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        reps = calibrate(folder)
+        (folder / "fns.py").write_text(FUNCTIONS.format(reps=reps))
+        print(f"cores: {len(os.sched_getaffinity(0))}, load average before: "
+              f"{os.getloadavg()[0]:.2f}\n")
+        print("| P | in this process | worker, batched | worker, one call per message |")
+        print("|---|---|---|---|")
+        for P in (100, 10_000):
+            inside, batched, single = per_call(folder, P)
+            print(f"| {P:,} | {inside * 1e6:.1f} us | {batched * 1e6:.1f} us "
+                  f"(+{(batched - inside) * 1e6:.1f}) | {single * 1e6:.0f} us |")
+        print("\n| --jobs | `relu-diag check` end to end | the check itself | speed-up |")
+        print("|---|---|---|---|")
+        rows = speedup(folder, 1000)
+        for jobs, whole, inner in rows:
+            print(f"| {jobs} | {whole:.2f} s | {inner:.2f} s | "
+                  f"{rows[0][1] / whole:.2f}x / {rows[0][2] / inner:.2f}x |")
+        (folder / "big.yaml").write_text(GRID)
+        np.savez(folder / "w.npz", W=np.ones(4), X=np.ones((2, 2)), Y=np.ones((2, 1)))
+        print("\n| command | processes | SIGTERM to all gone: median | worst |")
+        print("|---|---|---|---|")
+        for label, cmd in [
+                ("grid big.yaml --jobs 2", [RELU_DIAG, "grid", str(folder / "big.yaml"),
+                                            "--jobs", "2"]),
+                ("check --fn (hangs) --jobs 2", [RELU_DIAG, "check", "--fn",
+                                                 f"{folder / 'fns.py'}:hangs", "--data",
+                                                 str(folder / "w.npz"), "--jobs", "2"])]:
+            median, worst, count = sigterm_to_gone(cmd)
+            print(f"| `relu-diag {label}` | {count} | {median * 1e3:.0f} ms | "
+                  f"{worst * 1e3:.0f} ms |")
+        print(f"\nslow: {reps} repetitions (about 2 ms per call); load average after: "
+              f"{os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
