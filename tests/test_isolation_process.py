@@ -29,6 +29,7 @@ from relu_ce_diag.check.calling import UserCode
 from relu_ce_diag.check.host import InProcess
 from relu_ce_diag.check.pace import _cores, forecast
 from relu_ce_diag.check.process import Pool
+from relu_ce_diag.check.process_host import encode
 from relu_ce_diag.check.process_outcome import Done, Overran
 from relu_ce_diag.check.process_worker import Beat
 from relu_ce_diag.cli import main
@@ -214,6 +215,22 @@ def _case_data(folder: Path) -> str:
     W, X, Y = nets.case(1)
     np.savez(folder / "net.npz", W=W, X=X, Y=Y)
     return str(folder / "net.npz")
+
+
+def test_stencil_points_travel_to_a_worker_bit_for_bit() -> None:
+    """A batch rebuilds every point exactly: one moved entry, -0.0 turned to 0.0, NaN, a
+    point moved everywhere, another dtype, an unmoved point."""
+    base = np.array([0.0, -0.0, np.nan, 1.5, 2.0, 3.0])
+    moved = base.copy()
+    moved[3] += 1e-6
+    zero = base.copy()
+    zero[1] = 0.0
+    points = [moved, zero, base + 1.0, base.astype(np.float32), base.copy()]
+    batch = encode([(W, f"p{i}") for i, W in enumerate(points)], base)
+    assert sorted(batch.whole) == [2, 3] and batch.wheres == [f"p{i}" for i in range(5)]
+    for i, W in enumerate(points):
+        got = batch.point(i, base)
+        assert got.dtype == W.dtype and got.tobytes() == W.tobytes()
 
 
 @pytest.mark.parametrize("extra", [(), ("--directions", "7")])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sized
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,31 +27,54 @@ from relu_ce_diag.check.process_worker import Beat
 from relu_ce_diag.errors import UserFunctionError
 
 Array = np.ndarray
-Encoded = tuple[Array | None, Array, tuple[int, ...], str]  # (entries, values, shape, where)
 MAX_BATCH = 256  # calls per request at most
 BATCHES_PER_WORKER = 8  # at least this many per worker, so the last ones balance the load
 
 
-def encode(W: Array, where: str, base: Array) -> Encoded:
-    """Return a point as the entries where its bits differ from ``base`` (P,) and their
-    values, or (None, W) when most differ or the dtype is another."""
-    flat = np.ascontiguousarray(W).reshape(-1)
-    if flat.dtype == base.dtype and flat.size == base.size and flat.dtype.itemsize in (2, 4, 8):
-        bits = f"u{flat.dtype.itemsize}"
-        idx = np.flatnonzero(flat.view(bits) != base.view(bits))  # -0.0 and NaNs kept exact
-        if 2 * idx.size < flat.size:
-            return idx, flat[idx], W.shape, where
-    return None, W, W.shape, where
+@dataclass(frozen=True)
+class Batch:
+    """Stencil points as the entries where each differs from W (a few arrays for the whole
+    batch, so pickling costs little per point): point i sets ``idx[ptr[i]:ptr[i + 1]]`` of W
+    to ``values[...]`` and has shape ``shape``, unless it was sent whole in ``whole[i]``."""
+
+    ptr: Array
+    idx: Array
+    values: Array
+    shape: tuple[int, ...]
+    whole: dict[int, Array]
+    wheres: list[str]
+
+    def point(self, i: int, base: Array) -> Array:
+        """Rebuild point i (a fresh array) from W (P,)."""
+        if i in self.whole:
+            return np.array(self.whole[i])
+        W = base.copy()
+        a, b = self.ptr[i], self.ptr[i + 1]
+        W[self.idx[a:b]] = self.values[a:b]
+        return W.reshape(self.shape)
 
 
-def decode(point: Encoded, base: Array) -> Array:
-    """Rebuild the point ``encode`` described (a fresh array)."""
-    idx, values, shape, _ = point
-    if idx is None:
-        return np.array(values)
-    W = base.copy()
-    W[idx] = values
-    return W.reshape(shape)
+def encode(points: list[tuple[Array, str]], base: Array) -> Batch:
+    """Describe ``points`` (W, where) by the entries whose bits differ from ``base`` (P,)
+    (-0.0 and NaNs kept exact); a point of another dtype or shape, or one that differs in
+    most entries (a random direction), is sent whole."""
+    shape = points[0][0].shape if points else base.shape
+    bits = f"u{base.dtype.itemsize}" if base.dtype.itemsize in (2, 4, 8) else ""
+    ptr, idx, values, whole = [0], [np.empty(0, np.intp)], [base[:0]], {}
+    for i, (W, _) in enumerate(points):
+        flat = np.ascontiguousarray(W).reshape(-1)
+        if bits and flat.dtype == base.dtype and W.shape == shape and flat.size == base.size:
+            moved = np.flatnonzero(flat.view(bits) != base.view(bits))
+        else:
+            moved = np.arange(flat.size)
+        if 2 * moved.size >= flat.size:
+            whole[i] = W
+        else:
+            idx.append(moved)
+            values.append(flat[moved])
+        ptr.append(ptr[-1] + (0 if i in whole else moved.size))
+    return Batch(np.array(ptr), np.concatenate(idx), np.concatenate(values), shape, whole,
+                 [where for _, where in points])
 
 
 class UserHandler:
@@ -68,11 +92,12 @@ class UserHandler:
             W, where = payload
             self.beat.start(0)
             return self.host.value_and_grad(W, where), self.host.extra_values
-        values = np.empty(len(payload))
-        for i, point in enumerate(payload):
-            W = decode(point, self.base)
+        batch: Batch = payload
+        values = np.empty(len(batch.wheres))
+        for i, where in enumerate(batch.wheres):
+            W = batch.point(i, self.base)
             self.beat.start(i)
-            values[i] = self.host.loss(W, point[3])
+            values[i] = self.host.loss(W, where)
         return values, self.host.extra_values
 
 
@@ -115,11 +140,11 @@ class InChild:
         values: dict[int, Array] = {}
         error: list[tuple[int, BaseException]] = []  # the earliest failing batch so far
 
-        def requests() -> Iterator[tuple[str, list[Encoded]]]:
+        def requests() -> Iterator[tuple[str, Batch]]:
             for batch in self._batches(points):
                 if error:
                     return  # no more work once a call failed
-                wheres.append([p[3] for p in batch])
+                wheres.append(batch.wheres)
                 yield "losses", batch
 
         run = self.pool.run(requests())
@@ -144,17 +169,17 @@ class InChild:
         return np.concatenate([values[i] for i in range(len(wheres))]) if wheres \
             else np.empty(0)
 
-    def _batches(self, points: Iterable[tuple[Array, str]]) -> Iterator[list[Encoded]]:
+    def _batches(self, points: Iterable[tuple[Array, str]]) -> Iterator[Batch]:
         n = len(points) if isinstance(points, Sized) else MAX_BATCH * self.jobs
         size = max(1, min(MAX_BATCH, math.ceil(n / (BATCHES_PER_WORKER * self.jobs))))
-        batch: list[Encoded] = []
-        for W, where in points:
-            batch.append(encode(W, where, self.base))
+        batch: list[tuple[Array, str]] = []
+        for point in points:
+            batch.append(point)
             if len(batch) == size:
-                yield batch
+                yield encode(batch, self.base)
                 batch = []
         if batch:
-            yield batch
+            yield encode(batch, self.base)
 
     def _check(self, outcome: Outcome, wheres: list[str]) -> Any:
         """Return a finished request's value, or raise what went wrong as one line."""
