@@ -12,6 +12,7 @@ reported as in-process (the first in order); a worker that dies or a call that o
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Iterator, Sized
 from dataclasses import dataclass
 from typing import Any
@@ -78,27 +79,34 @@ def encode(points: list[tuple[Array, str]], base: Array) -> Batch:
 
 
 class UserHandler:
-    """In the worker: answer ("vg", W, where) with (Call, extra values) and ("losses",
-    points) with (f at each point (n,), extra values), marking each call on the heartbeat."""
+    """In the worker: answer ("vg", W, where) with the Call and ("losses", batch) with f at
+    each point (n,), marking each call on the heartbeat; each with the extra values seen
+    and the seconds per call spent in the function (the cost of the process boundary
+    aside, for the announcement's estimate)."""
 
     def __init__(self, host: InProcess, beat: Beat) -> None:
         self.host, self.beat = host, beat
         self.info = (host.point, host.label)
         self.base = np.ascontiguousarray(host.point.W).reshape(-1)
 
-    def __call__(self, request: tuple[str, Any]) -> tuple[Any, int]:
+    def __call__(self, request: tuple[str, Any]) -> tuple[Any, int, float]:
+        """Answer a request; also return the extra values seen and the seconds per call."""
         op, payload = request
         if op == "vg":
             W, where = payload
             self.beat.start(0)
-            return self.host.value_and_grad(W, where), self.host.extra_values
+            start = time.perf_counter()
+            call = self.host.value_and_grad(W, where)
+            return call, self.host.extra_values, time.perf_counter() - start
         batch: Batch = payload
-        values = np.empty(len(batch.wheres))
+        values, spent = np.empty(len(batch.wheres)), 0.0
         for i, where in enumerate(batch.wheres):
             W = batch.point(i, self.base)
             self.beat.start(i)
+            start = time.perf_counter()
             values[i] = self.host.loss(W, where)
-        return values, self.host.extra_values
+            spent += time.perf_counter() - start
+        return values, self.host.extra_values, spent / max(1, values.size)
 
 
 class InChild:
@@ -111,6 +119,7 @@ class InChild:
                  timeout: float | None = None) -> None:
         self.label, self.jobs, self.timeout = ref, jobs, timeout
         self.calls, self._extra = 0, 0
+        self.call_seconds: float | None = None  # per call in the worker, in the last request
         self.pool = Pool(setup, jobs, timeout)
         self.point, self.label = self._check(self.pool.start(), ["while loading"])
         self.base = np.ascontiguousarray(self.point.W).reshape(-1)
@@ -123,7 +132,7 @@ class InChild:
         """Return f and df (P,) at W (P,)."""
         self.calls += 1
         for _, outcome in self.pool.run([("vg", (W, where))]):
-            call, extra = self._check(outcome, [where])
+            call, extra, self.call_seconds = self._check(outcome, [where])
             self._extra = max(self._extra, extra)
         return call
 
@@ -151,7 +160,7 @@ class InChild:
         try:
             for i, outcome in run:
                 try:
-                    values[i], extra = self._check(outcome, wheres[i])
+                    values[i], extra, self.call_seconds = self._check(outcome, wheres[i])
                 except UserFunctionError as exc:
                     if not error or i < error[0][0]:
                         error[:] = [(i, exc)]
