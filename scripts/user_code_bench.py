@@ -1,11 +1,11 @@
 """Measure what running a user's function in worker processes costs and gains.
 
 Run from the repository root: python scripts/user_code_bench.py
-Prints three markdown tables for docs/user-code.md:
+Prints the time to start a worker and three markdown tables for docs/user-code.md:
 
 1. the cost per call of a trivial function (f = W.W) in this process, in a worker with the
    stencil points batched, and in a worker with one round trip per call;
-2. the time of `relu-diag check --fn` on a function of about 2 ms per call (P = 1000) with
+2. the time of `relu-diag check --fn` on a function of about 2 ms per call (P = 2000) with
    --jobs 1 and --jobs 2 (the JSON reports must be identical), end to end, and of its 2000
    stencil calls alone with the CPU time each worker spent (when other programs share the
    cores, the workers' CPU time shows the split the wall time cannot);
@@ -31,6 +31,7 @@ from relu_ce_diag.check.hosts import open_host, open_local
 from relu_ce_diag.settings.function import Calling
 
 RELU_DIAG = str(Path(sys.executable).with_name("relu-diag"))
+P_SPEEDUP = 2000  # parameters of the --jobs measurement: 4000 calls of about 2 ms
 FUNCTIONS = '''
 import time
 import numpy as np
@@ -71,12 +72,14 @@ def best(run: object, repeat: int = 5) -> float:
 
 
 def calibrate(folder: Path) -> int:
-    """Return REPS such that ``slow`` takes about 2 ms per call here (P = 1000)."""
+    """Return REPS such that ``slow`` takes about 2 ms per call here (P = P_SPEEDUP)."""
     rng = np.random.default_rng(0)
-    X, Y = rng.standard_normal((100, 50)), 0.1 * rng.standard_normal((100, 20))
-    np.savez(folder / "slow.npz", W=0.1 * rng.standard_normal(1000), X=X, Y=Y)
+    X = rng.standard_normal((100, 50))
+    Y = 0.1 * rng.standard_normal((100, P_SPEEDUP // 50))
+    np.savez(folder / "slow.npz", W=0.1 * rng.standard_normal(P_SPEEDUP), X=X, Y=Y)
     (folder / "fns.py").write_text(FUNCTIONS.format(reps=10))
     host = open_local(Calling(f"{folder / 'fns.py'}:slow"), str(folder / "slow.npz"))
+    host.loss(host.point.W, "at W")  # the first call warms up
     per_rep = best(lambda: host.loss(host.point.W, "at W"), 50) / 10
     return max(1, round(2e-3 / per_rep))
 
@@ -107,37 +110,40 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def speedup(folder: Path, P: int) -> list[tuple[int, float, float, list[float]]]:
+def speedup(folder: Path, P: int, repeat: int = 3) -> list[tuple[int, float, float, list[float]]]:
     """Return, for --jobs 1 and 2: the seconds of `relu-diag check` end to end, the seconds
-    of the 2P stencil calls, and the CPU seconds each worker spent on them."""
+    of the 2P stencil calls, and the CPU seconds each worker spent on them (the best of
+    ``repeat`` runs, --jobs 1 and 2 taking turns so that a busy moment hits both)."""
     rng = np.random.default_rng(0)
     X, Y = rng.standard_normal((100, 50)), 0.1 * rng.standard_normal((100, P // 50))
     np.savez(folder / "slowP.npz", W=0.1 * rng.standard_normal(P), X=X, Y=Y)
     ref, data = f"{folder / 'fns.py'}:slow", str(folder / "slowP.npz")
-    rows, outputs = [], []
-    for jobs in (1, 2):
-        cmd = [RELU_DIAG, "check", "--fn", ref, "--data", data, "--jobs", str(jobs),
-               "--format", "json"]
-        outputs.append(subprocess.run(cmd, capture_output=True, text=True, check=False).stdout)
-        whole = best(lambda c=cmd: subprocess.run(c, capture_output=True, check=False), 3)
-        host = open_host(Calling(ref, jobs=jobs), data)
-        W, points = host.point.W, []
-        for k in range(2 * P):
-            Wk = W.copy()
-            Wk[k // 2] += 1e-6 if k % 2 == 0 else -1e-6
-            points.append((Wk, f"entry {k // 2}"))
-        pids = [w.proc.pid for w in host.pool.workers]  # type: ignore[attr-defined]
-        runs = []
-        for _ in range(3):
+    hosts = {jobs: open_host(Calling(ref, jobs=jobs), data) for jobs in (1, 2)}
+    W, points = hosts[1].point.W, []
+    for k in range(2 * P):
+        Wk = W.copy()
+        Wk[k // 2] += 1e-6 if k % 2 == 0 else -1e-6
+        points.append((Wk, f"entry {k // 2}"))
+    whole: dict[int, list[float]] = {1: [], 2: []}
+    calls: dict[int, list[tuple[float, list[float]]]] = {1: [], 2: []}
+    outputs = []
+    for _ in range(repeat):
+        for jobs, host in hosts.items():
+            cmd = [RELU_DIAG, "check", "--fn", ref, "--data", data, "--jobs", str(jobs),
+                   "--format", "json"]
+            start = time.perf_counter()
+            outputs.append(subprocess.run(cmd, capture_output=True, text=True,
+                                          check=False).stdout)
+            whole[jobs].append(time.perf_counter() - start)
+            pids = [w.proc.pid for w in host.pool.workers]  # type: ignore[attr-defined]
             cpu0, start = [_cpu(p) for p in pids], time.perf_counter()
             host.losses(points)
-            runs.append((time.perf_counter() - start,
-                         [_cpu(p) - c for p, c in zip(pids, cpu0, strict=True)]))
+            calls[jobs].append((time.perf_counter() - start,
+                                [_cpu(p) - c for p, c in zip(pids, cpu0, strict=True)]))
+    for host in hosts.values():
         host.close()  # type: ignore[attr-defined]
-        calls, cpu = min(runs)
-        rows.append((jobs, whole, calls, cpu))
-    assert outputs[0] == outputs[1] and outputs[0], "--jobs 2 must give the --jobs 1 report"
-    return rows
+    assert len(set(outputs)) == 1 and outputs[0], "--jobs 2 must give the --jobs 1 report"
+    return [(jobs, min(whole[jobs]), *min(calls[jobs])) for jobs in (1, 2)]
 
 
 def descendants(pid: int) -> list[int]:
@@ -191,16 +197,22 @@ def main() -> None:
         (folder / "fns.py").write_text(FUNCTIONS.format(reps=reps))
         print(f"cores: {len(os.sched_getaffinity(0))}, load average before: "
               f"{os.getloadavg()[0]:.2f}\n")
+        calling = Calling(f"{folder / 'fns.py'}:square")
+        np.savez(folder / "start.npz", W=np.ones(3), X=np.ones((2, 2)), Y=np.ones((2, 1)))
+        first = best(lambda: open_host(calling, str(folder / "start.npz")), 1)
+        later = best(lambda: open_host(calling, str(folder / "start.npz")), 10)
+        print(f"starting: the fork server and a worker {first:.2f} s, a worker later "
+              f"{later * 1e3:.0f} ms\n")
         print("| P | in this process | worker, batched | worker, one call per message |")
         print("|---|---|---|---|")
         for P in (100, 10_000):
             inside, batched, single = per_call(folder, P)
             print(f"| {P:,} | {inside * 1e6:.1f} us | {batched * 1e6:.1f} us "
                   f"(+{(batched - inside) * 1e6:.1f}) | {single * 1e6:.0f} us |")
-        print("\n| --jobs | `relu-diag check` end to end | the 2000 stencil calls | CPU of each "
-              "worker | speed-up (end to end / calls) |")
+        print(f"\n| --jobs | `relu-diag check` end to end | the {2 * P_SPEEDUP} stencil calls | "
+              "CPU of each worker | speed-up (end to end / calls) |")
         print("|---|---|---|---|---|")
-        rows = speedup(folder, 1000)
+        rows = speedup(folder, P_SPEEDUP)
         for jobs, whole, calls, cpu in rows:
             print(f"| {jobs} | {whole:.2f} s | {calls:.2f} s | "
                   f"{', '.join(f'{c:.2f} s' for c in cpu)} | "
@@ -218,8 +230,8 @@ def main() -> None:
             median, worst, count = sigterm_to_gone(cmd)
             print(f"| `relu-diag {label}` | {count} | {median * 1e3:.0f} ms | "
                   f"{worst * 1e3:.0f} ms |")
-        print(f"\nslow: {reps} repetitions (about 2 ms per call); load average after: "
-              f"{os.getloadavg()[0]:.2f}")
+        print(f"\nslow: {reps} repetitions, {rows[0][2] / (2 * P_SPEEDUP) * 1e3:.1f} ms per call "
+              f"(--jobs 1); load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
