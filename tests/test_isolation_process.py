@@ -279,6 +279,28 @@ def test_a_raising_function_with_jobs_reports_the_call_jobs_1_reports(tmp_path: 
     assert "along entry 3" in lines[0]
 
 
+RAISES_AT_0_HANGS_AT_5 = f"""
+W0 = np.array({W0.tolist()})
+def f(W, X, Y):
+    moved = list(np.flatnonzero(W != W0))
+    if moved == [0] and W[0] > W0[0]:
+        time.sleep(0.5)  # meanwhile the other worker reaches entry 5 and hangs there
+        raise ValueError("entry 0")
+    if moved == [5]:
+        time.sleep(60)
+    return float(W @ W), 2 * W
+"""
+
+
+def test_a_raising_call_stops_the_workers_busy_with_later_calls(tmp_path: Path) -> None:
+    """Once the first failing call in order is known, the workers still busy with later
+    calls (one hangs) are stopped rather than waited for."""
+    ref, data = case(tmp_path, RAISES_AT_0_HANGS_AT_5)
+    start = time.monotonic()
+    line = one_error(check(ref, data, "--jobs", "2"))
+    assert "ValueError: entry 0" in line and time.monotonic() - start < 20
+
+
 def test_the_announcement_says_how_long_it_will_take(tmp_path: Path) -> None:
     """The pre-flight line gives the time per call (timed at W) and the estimate."""
     ref, data = case(tmp_path, SQUARE)

@@ -164,11 +164,11 @@ class InChild:
                 except UserFunctionError as exc:
                     if not error or i < error[0][0]:
                         error[:] = [(i, exc)]
-                    continue
-                self._extra = max(self._extra, extra)
-                self.calls += values[i].size
-                if done is not None:
-                    done(values[i].size)
+                else:
+                    self._extra = max(self._extra, extra)
+                    self.calls += values[i].size
+                    if done is not None:
+                        done(values[i].size)
                 if error and all(j in values for j in range(error[0][0])):
                     break  # every batch before the failing one is in: that error is first
         finally:
