@@ -130,7 +130,7 @@ def test_a_call_over_the_timeout_stops_octave(tmp_path: Path, body: str, where: 
     proc, tag = _run(tmp_path, body, "--timeout", "1")
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2, err
-    assert f"no answer within 1 s {where} (--timeout)" in err.decode()
+    assert f"no answer within 1 s {where}" in err.decode() and "(--timeout)" in err.decode()
     assert time.monotonic() - start < 30
     assert _gone(tag)
 

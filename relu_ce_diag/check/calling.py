@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from relu_ce_diag.check.userfn import as_loss, raised
+from relu_ce_diag.check.userfn import as_loss, as_numbers, raised, users_turn
 from relu_ce_diag.errors import UserFunctionError
 from relu_ce_diag.settings.params import Point
 
@@ -71,13 +71,17 @@ def _binder(fn: Callable[..., Any], args: Mapping[str, object], label: str,
 
 class UserCode:
     """A user's function made uniform: ``value_and_grad(W)`` and ``loss(W)`` on the flat
-    vector W (P,), whatever its form; ``extra_values`` counts what a longer tuple returned."""
+    vector W (P,), whatever its form; ``extra_values`` counts what a longer tuple returned.
+    Each call gets fresh copies, prints to stderr, and runs in ``errstate`` (the NumPy error
+    state its module set), relu-diag's own being restored afterwards."""
 
     def __init__(self, fn: Callable[..., Any], point: Point, label: str, *,
                  args: Mapping[str, object] | None = None,
-                 grad: Callable[..., Any] | None = None) -> None:
+                 grad: Callable[..., Any] | None = None,
+                 errstate: Mapping[str, Any] | None = None) -> None:
         self.point, self.label = point, label
         self.args = dict(args or {})
+        self.errstate = dict(errstate or {})  # the NumPy error state the user's module set
         self.extra_values = 0
         self._fn = _binder(fn, self.args, label)
         self._grad = _binder(grad, self.args, label) if grad is not None else None
@@ -90,10 +94,11 @@ class UserCode:
 
     def _invoke(self, call: Callable[[object, Array, Array], Any], W: Array, where: str) -> Any:
         try:
-            return call(self._first(W), self.point.X.copy(), self.point.Y.copy())
-        except UserFunctionError:
+            with users_turn(self.errstate):
+                return call(self._first(W), self.point.X.copy(), self.point.Y.copy())
+        except (UserFunctionError, KeyboardInterrupt):
             raise
-        except (Exception, SystemExit) as exc:  # the user's code (sys.exit too): one line
+        except BaseException as exc:  # the user's code (sys.exit, GeneratorExit...): one line
             raise raised(f"raised by {self.label} {where}", exc) from None
 
     def _split(self, out: Any) -> tuple[object, object]:
@@ -138,7 +143,7 @@ class UserCode:
                                     f"arrays in that order; got a {type(g).__name__}")
         flat = []
         for name, shape, part in zip(p.params, p.shapes, parts, strict=True):
-            arr = _real(part, f"grads[{name!r}]", self.label)
+            arr = as_numbers(part, f"grads[{name!r}]", self.label)
             if arr.shape != shape:
                 raise UserFunctionError(f"{self.label}: grads[{name!r}] has shape {arr.shape} "
                                         f"but params[{name!r}] has shape {shape}")
@@ -155,23 +160,9 @@ def _pick(g: Mapping[str, object], name: str, label: str) -> object:
                             f"{', '.join(map(str, g)) or 'nothing'}")
 
 
-def _real(value: object, what: str, label: str) -> Array:
-    """Return ``value`` as a real array, or raise naming what it was."""
-    try:
-        arr = np.asarray(value)
-    except Exception:  # an object NumPy cannot convert: say what it was
-        arr = np.asarray(None)
-    if isinstance(value, np.ma.MaskedArray):
-        arr = np.asarray(value.filled(np.nan))
-    if arr.dtype.kind not in "fiu":
-        raise UserFunctionError(f"{label}: {what} must hold real numbers; got "
-                                f"{type(value).__name__} of dtype {arr.dtype}")
-    return np.array(arr)  # a plain ndarray (np.matrix and subclasses become one)
-
-
 def _as_grad(value: object, P: int, shape: tuple[int, ...], label: str) -> Array:
     """Convert a returned flat-form gradient to (P,) or raise naming its shape or dtype."""
-    arr = _real(value, "df", label)
+    arr = as_numbers(value, "df", label)
     if arr.shape not in (shape, (P,), (P, 1), (1, P)):
         raise UserFunctionError(f"{label}: df has shape {arr.shape} but W has shape {shape}; "
                                 "df must be shaped like W (column-major vec of the weights)")

@@ -4,7 +4,9 @@ A host evaluates the function at W (loss and gradient) and at batches of stencil
 (loss only), counting the calls, and knows the function's point, its label, the language its
 fixes are written in, and how many values past (f, df) it returned. ``InProcess`` calls a
 Python function in this process through its ``UserCode`` adapter (fresh copies of W, X and Y
-every time). Other hosts (another process, GNU Octave) implement the same ``Host`` protocol.
+every time): the Python API's way, for closures. ``process_host.InChild`` runs the same
+adapter in supervised worker processes: the command line's way. Other hosts (GNU Octave)
+implement the same ``Host`` protocol.
 """
 
 from __future__ import annotations

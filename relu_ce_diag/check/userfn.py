@@ -2,21 +2,26 @@
 
 A file is loaded as a script author expects: its own folder is importable (first on
 ``sys.path``), and ``__name__`` is the file's stem, never ``"__main__"``, so a trailing
-``if __name__ == "__main__":`` block does not run. Whatever the function raises or returns
-that cannot be used becomes a :class:`UserFunctionError` naming the function and, for an
-exception, the user's own ``file:line``.
+``if __name__ == "__main__":`` block does not run. What the module prints goes to stderr, and
+a NumPy error state it sets (``np.seterr``) is kept for its own calls, not left in force for
+relu-diag. Whatever the function raises (any exception but KeyboardInterrupt: a
+``GeneratorExit`` or a test framework's ``Failed`` too) or returns that cannot be used becomes
+a :class:`UserFunctionError` naming the function and, for an exception, the user's own
+``file:line``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import inspect
 import sys
 import sysconfig
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -32,10 +37,20 @@ _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)  # relu_ce_diag/
 
 @dataclass(frozen=True)
 class UserFunction:
-    """A loaded gradient function and how to name it in messages (``file.py:NAME``)."""
+    """A loaded gradient function, how to name it in messages (``file.py:NAME``), and the
+    NumPy error state its module set when it was loaded (``np.geterr()``)."""
 
     fn: GradFn
     label: str
+    errstate: dict[str, Any] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def users_turn(errstate: Mapping[str, Any] | None = None) -> Iterator[None]:
+    """Run the user's code with its prints on stderr and its own NumPy error state; relu-diag's
+    error state comes back afterwards, whatever the user's code set (np.errstate restores it)."""
+    with np.errstate(**(errstate or {})), contextlib.redirect_stdout(sys.stderr):
+        yield
 
 
 def _library_dirs() -> tuple[str, ...]:
@@ -95,7 +110,9 @@ def _load_file(path: Path, ref: str) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except (Exception, SystemExit) as exc:  # the user's module (sys.exit too): theirs, one line
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # the user's module (sys.exit, GeneratorExit...): one line
         sys.modules.pop(name, None)
         raise raised(f"while loading {_short(str(path))}", exc) from None
     return module
@@ -112,7 +129,9 @@ def _load_module(modname: str, ref: str) -> ModuleType:
             raise UserFunctionError(f"{ref}: no module named {exc.name!r} (expected "
                                     "FILE.py:NAME or package.module:NAME)") from None
         raise raised(f"while importing {modname}", exc) from None
-    except (Exception, SystemExit) as exc:  # the user's package: its own error, one line
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # the user's package (any exception): its own error, one line
         raise raised(f"while importing {modname}", exc) from None
 
 
@@ -123,7 +142,12 @@ def load_function(ref: str) -> UserFunction:
         raise UserFunctionError(f"--fn: got {ref!r}, expected FILE.py:NAME or "
                                 "package.module:NAME")
     is_file = target.endswith(".py") or "/" in target or "\\" in target
-    module = _load_file(Path(target), ref) if is_file else _load_module(target, ref)
+    before = np.geterr()
+    with users_turn():
+        try:
+            module = _load_file(Path(target), ref) if is_file else _load_module(target, ref)
+        finally:
+            theirs = np.geterr()  # what the module set (np.seterr at import); users_turn undoes it
     fn = getattr(module, attr, None)
     if fn is None:
         names = sorted(n for n, v in vars(module).items()
@@ -134,7 +158,7 @@ def load_function(ref: str) -> UserFunction:
                                 f"it defines {listed}")
     if not callable(fn):
         raise UserFunctionError(f"{ref}: {attr!r} is a {type(fn).__name__}, not a function")
-    return UserFunction(fn, ref)
+    return UserFunction(fn, ref, dict(theirs) if theirs != before else {})
 
 
 def describe(fn: GradFn) -> str:
@@ -147,17 +171,56 @@ def describe(fn: GradFn) -> str:
     return f"{_short(src)}:{name}" if src else str(name)
 
 
+def _described(value: object, arr: Array | None) -> str:
+    """Say what a returned value is, for a message: its type, and why it is not numbers."""
+    name = type(value).__name__
+    if arr is None:
+        return f"a {name}, which NumPy cannot convert to an array"
+    if arr.dtype.kind == "O":
+        big = next((x for x in arr.reshape(-1) if isinstance(x, int) and not isinstance(x, bool)
+                    and abs(x) > sys.float_info.max), None)
+        if big is not None:
+            return f"an integer of {len(str(abs(big)))} digits, too large for a float"
+    kind = {"b": "booleans", "c": "complex numbers", "U": "text", "S": "bytes", "M": "dates",
+            "m": "time spans"}.get(arr.dtype.kind, "objects that are not numbers")
+    return f"a {name}" if arr.ndim == 0 else f"a {name} of {kind}"
+
+
+def as_numbers(value: object, what: str, label: str, must: str = "must hold real numbers",
+               ) -> Array:
+    """Return ``value`` as a plain real array (a copy), or raise one line naming what it was:
+    something NumPy cannot convert, text, objects, complex, booleans, an integer too large for a
+    float, or a masked array hiding entries (a mask would make those entries unchecked)."""
+    if isinstance(value, np.ma.MaskedArray):
+        hidden = int(np.ma.count_masked(value))
+        if hidden:
+            entries = "entry" if hidden == 1 else "entries"
+            raise UserFunctionError(f"{label}: {what} is a masked array with {hidden} masked "
+                                    f"{entries}; return plain numbers (e.g. np.ma.filled) so "
+                                    "every entry can be checked")
+        value = np.ma.getdata(value)
+    arr: Array | None
+    if type(value) is np.ndarray or isinstance(value, (float, int, np.number)):
+        arr = np.array(value)  # the usual case, fast: a copy
+    else:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a conversion's warning is not a finding
+                arr = np.array(value)  # a plain ndarray (np.matrix becomes one)
+        except KeyboardInterrupt:
+            raise
+        except BaseException:  # noqa: BLE001  an object NumPy cannot convert: say what it was
+            arr = None
+    if arr is None or arr.dtype.kind not in "fiu":
+        raise UserFunctionError(f"{label}: {what} {must}; got {_described(value, arr)}")
+    return arr
+
+
 def as_loss(value: object, label: str) -> tuple[float, np.dtype]:
     """Convert a returned loss to a float, or raise naming what came back."""
-    try:
-        arr = np.asarray(value)
-    except Exception:  # an exotic object; say what it was
-        arr = np.asarray(None)
-    if arr.dtype.kind not in "fiu" or arr.size != 1:
-        what = f"an array of shape {arr.shape}" if arr.dtype.kind in "fiucb" else \
-            f"a {type(value).__name__}"
-        raise UserFunctionError(f"{label}: f must be a real scalar loss; got {what}")
+    arr = as_numbers(value, "f", label, "must be a real scalar loss")
+    if arr.size != 1:
+        raise UserFunctionError(f"{label}: f must be a real scalar loss; got an array of "
+                                f"shape {arr.shape}")
     dt = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float64)
     return float(arr.reshape(())), dt
-
-

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -74,6 +78,27 @@ class Stdout:
         return getattr(self.stream, name)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # stop like Ctrl-C: what finished is printed, workers end, 130
+
+
+@contextlib.contextmanager
+def terminations_interrupt() -> Iterator[None]:
+    """Make SIGTERM and SIGHUP (a process manager, a closed terminal) stop relu-diag as
+    Ctrl-C does, unless they are ignored (nohup); restore the handlers afterwards."""
+    old: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            sig = getattr(signal, name, None)
+            if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:
+                old[sig] = signal.signal(sig, _interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
 class DiagGroup(click.Group):
     """A group whose ``main`` turns every exception into one line and an exit code."""
 
@@ -88,8 +113,9 @@ class DiagGroup(click.Group):
             argv = ["--help"]
         out = sys.stdout = Stdout(sys.stdout)
         try:
-            rv = super().main(args=argv, prog_name=prog_name or "relu-diag",
-                              complete_var=complete_var, standalone_mode=False, **extra)
+            with terminations_interrupt():
+                rv = super().main(args=argv, prog_name=prog_name or "relu-diag",
+                                  complete_var=complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else 0
         except click.exceptions.Exit as exc:
             code = exc.exit_code

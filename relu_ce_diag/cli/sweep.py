@@ -30,7 +30,7 @@ Exit codes:
   2    the input could not be used (bad option, data file, --plot
        without matplotlib); nothing was judged
   3    internal error of relu-diag
-  130  interrupted"""
+  130  interrupted; the steps that finished were printed"""
 
 
 @main.command(epilog=SWEEP_EXIT)
@@ -61,11 +61,11 @@ def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: 
     a wrong gradient is flat at every step. The verdict reads the norm-wise relative error
     (smooth, weighted by entry size); the per-entry maximum is shown but is noisier.
     """
-    from relu_ce_diag.check.budget import Limits, refuse_function, refuse_too_large
+    from relu_ce_diag.check.budget import Limits
     from relu_ce_diag.cli.check import fn_source
     from relu_ce_diag.report.files import guard_targets, write_atomic
     from relu_ce_diag.report.json_report import sweep_json
-    from relu_ce_diag.run.sweep import sweep_prepared
+    from relu_ce_diag.run.sweep import Interrupted, sweep_prepared
     from relu_ce_diag.settings.cells import prepare, validate
     from relu_ce_diag.settings.steps import parse_steps
 
@@ -82,19 +82,19 @@ def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: 
         from relu_ce_diag.report.plot import ensure_available, plot_format
         plot_format(plot)
         ensure_available()
-    # a sweep is budgeted per step: one pass (2P calls for --fn) at each, and the check's
-    if fn_ref is None:
-        refuse_too_large(spec, limits, spec.id, method=numeric, steps=len(swept))
-    elif spec.data is not None:
-        refuse_function(spec.data, limits, steps=len(swept))
+    _refuse(spec, fn_ref, limits, numeric, len(swept))
+    stop: Interrupted | None = None
     with np.errstate(all="ignore"):  # overflow or NaN is a finding of the sweep, not a warning
         if fn_ref is not None:
-            title, settings, n_params, result = _sweep_fn(spec, fn_ref, swept)
+            title, settings, n_params, result, stop = _sweep_fn(spec, fn_ref, swept)
         else:
             prep = prepare(spec)
             title, settings, n_params = spec.id, prep.spec.as_dict(), prep.net.n_params
-            result = sweep_prepared(prep, swept, method=numeric)
-    code = 0 if result.verdict.ok else 1
+            try:
+                result = sweep_prepared(prep, swept, method=numeric)
+            except Interrupted as exc:
+                result, stop = _finished(exc), exc
+    code = 130 if stop is not None else 0 if result.verdict.ok else 1
     doc = sweep_json(result, title, settings, n_params, code)
     if fmt == "json":  # stdout as --format says; -o FILE is written below either way
         click.echo(doc, nl=False, file=sys.stdout)
@@ -107,19 +107,40 @@ def sweep(steps: str, fmt: str, output: str | None, plot: str | None, no_chart: 
     if plot is not None:
         from relu_ce_diag.report.plot import save_plot
         save_plot(result, plot, title)
+    if stop is not None:
+        click.echo(f"relu-diag: {stop}", err=True)
     return code
 
 
+def _refuse(spec: Any, fn_ref: str | None, limits: Any, numeric: str, steps: int) -> None:
+    """Refuse a sweep over the bounds before the work: it is budgeted per step (one pass,
+    2P calls for --fn, at each, and at the check's step)."""
+    from relu_ce_diag.check.budget import refuse_function, refuse_too_large
+    if fn_ref is None:
+        refuse_too_large(spec, limits, spec.id, method=numeric, steps=steps)
+    elif spec.data is not None:
+        refuse_function(spec.data, limits, steps=steps)
+
+
+def _finished(stop: Any) -> Any:
+    """Return the sweep of the steps that finished before an interrupt, or re-raise it when
+    none did (nothing to print)."""
+    if stop.sweep is None:
+        raise stop
+    return stop.sweep
+
+
 def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...],
-              ) -> tuple[str, dict[str, Any], int, Any]:
-    """Sweep a user's function at the W, X, Y of --data; announce the calls on stderr."""
+              ) -> tuple[str, dict[str, Any], int, Any, Any]:
+    """Sweep a user's function at the W, X, Y of --data; announce the calls on stderr.
+    Return the title, settings, size, sweep and the interrupt that cut it short (if any)."""
     from click.core import ParameterSource
     from rich.progress import Progress
 
     from relu_ce_diag.check.hosts import open_host
     from relu_ce_diag.errors import OptionError
     from relu_ce_diag.report.table import make_console
-    from relu_ce_diag.run.sweep import sweep_function
+    from relu_ce_diag.run.sweep import Interrupted, sweep_function
     from relu_ce_diag.settings.function import Calling
 
     if spec.data is None:
@@ -136,12 +157,15 @@ def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...],
     err = make_console(stderr=True)
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("steps", total=None)
-        result = sweep_function(
-            host, swept, check_step=spec.step,
-            precision=spec.dtype if dtype_given else None,
-            progress=lambda done, total: bar.update(task, completed=done, total=total))
+        try:
+            result, stop = sweep_function(
+                host, swept, check_step=spec.step,
+                precision=spec.dtype if dtype_given else None,
+                progress=lambda done, total: bar.update(task, completed=done, total=total)), None
+        except Interrupted as exc:
+            result, stop = _finished(exc), exc
     X, Y = point.X, point.Y
     settings = {"fn": fn_ref, "data": spec.data, "samples": int(X.shape[0]),
                 "inputs": int(X.shape[1]) if X.ndim == 2 else 1,
                 "outputs": int(Y.shape[1]) if Y.ndim == 2 else 1}
-    return host.label, settings, P, result
+    return host.label, settings, P, result, stop

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from relu_ce_diag.check.blackbox import Progress, plan
+from relu_ce_diag.check.blackbox import Progress
 from relu_ce_diag.check.budget import Limits, refuse_function
 from relu_ce_diag.check.hosts import open_host
+from relu_ce_diag.check.pace import forecast
 from relu_ce_diag.results.cell import CellResult
 from relu_ce_diag.run.api import run_function
 from relu_ce_diag.settings.describe import describe_user
@@ -19,15 +20,15 @@ def check_file(calling: Calling, data: str, desc: Description, *, step: float | 
                announce: Callable[[str], None] | None = None,
                limits: Limits | None = None, ignore: tuple[str, ...] = ()) -> CellResult:
     """Open the user's function and the point in ``data`` and check it; ``announce``
-    receives the number of calls before the first one. A check over ``limits`` (more
-    entries than --max-params, an estimated time or memory over the bounds) is refused
-    (TooLargeError) from the data's headers, before the function is loaded."""
+    receives the number of calls and their time (two calls at W timed) before the check. A
+    check over ``limits`` (more entries than --max-params, an estimated time or memory over
+    the bounds) is refused (TooLargeError) from the data's headers, before the function is
+    loaded."""
     refuse_function(data, limits or Limits(), directions=directions)
     host = open_host(calling, data)
-    P = host.point.W.size
     if desc.given:  # a description that does not fit the arrays is refused before any call
         describe_user(desc, host.point, "--{}")
     if announce is not None:
-        announce(plan(host.label, P, directions))
+        announce(forecast(host, directions))
     return run_function(host, desc, step=step, precision=precision, directions=directions,
                         seed=seed, progress=progress, data=data, ignore=ignore, label="--{}")

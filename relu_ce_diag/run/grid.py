@@ -1,22 +1,23 @@
 """Grids: expand a checked config into cells (built-in ones, and the user's functions of
-``grid_fn``), match expectations, run cells in order, in parallel processes or as one shard.
-Never prints; progress goes through a callback."""
+``grid_fn``), match expectations, run cells in order, in parallel supervised processes
+(``check.process``) or as one shard. Never prints; progress goes through a callback."""
 
 from __future__ import annotations
 
 import itertools
 import os
-import signal
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import fields, replace
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 from relu_ce_diag.check.budget import Estimate, Limits, refuse_too_large
 from relu_ce_diag.check.budget import refuse as budget_refuse
+from relu_ce_diag.check.process import Pool
+from relu_ce_diag.check.process_outcome import Done, Ended, Failed
+from relu_ce_diag.check.process_outcome import Outcome as Reply
+from relu_ce_diag.check.process_worker import Beat
 from relu_ce_diag.errors import OptionError, ReluDiagError
 from relu_ce_diag.results.cell import CellResult
 from relu_ce_diag.results.grid import GridCell, GridRun, Outcome
@@ -188,21 +189,22 @@ def run_one(cell: GridCell, limits: Limits | None = None) -> CellResult:
     return result
 
 
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent alone handles Ctrl-C
+class CellRunner:
+    """A worker's setup for grid cells: its handler runs ``run_one(cell, *bounds)``."""
+
+    def __call__(self, beat: Beat) -> Callable[[tuple[Any, ...]], CellResult]:
+        return lambda request: run_one(*request)
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Cancel the queued cells and end the running ones now, rather than wait for them."""
-    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
-    if terminate is not None:
-        terminate()
-        return
-    workers = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown clears it
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in workers:
-        proc.terminate()
-        proc.join()
+def _settled(cell: GridCell, outcome: Reply) -> CellResult:
+    """Return a worker's result for ``cell``, or the cell's error row when it failed or died."""
+    if isinstance(outcome, Done):
+        return outcome.value  # type: ignore[no-any-return]
+    if isinstance(outcome, Failed):
+        return _error(cell, f"{type(outcome.error).__name__}: {outcome.error}")
+    how = outcome.how if isinstance(outcome, Ended) else "ran out of time"
+    return _error(cell, f"the worker process running this cell {how} (SIGKILL is what the "
+                        "out-of-memory killer sends); the other cells ran")
 
 
 Progress = Callable[[GridCell, CellResult], None]
@@ -210,8 +212,9 @@ Progress = Callable[[GridCell, CellResult], None]
 
 def run_cells(cells: Sequence[GridCell], jobs: int = 1, strict: bool = False,
               on_result: Progress | None = None, limits: Limits | None = None) -> GridRun:
-    """Run ``cells`` (``jobs`` processes when > 1); return outcomes in grid order. Ctrl-C
-    stops the run and returns what finished, flagged ``interrupted``."""
+    """Run ``cells`` (``jobs`` supervised processes when > 1); return outcomes in grid order.
+    Ctrl-C (and SIGTERM or SIGHUP, which the CLI turns into it) stops the run, ends the
+    workers and returns what finished, flagged ``interrupted``."""
     done: dict[int, CellResult] = {}
     interrupted = False
     bounds = () if limits is None or limits == Limits() else (limits,)  # default: run_cell's
@@ -226,25 +229,15 @@ def run_cells(cells: Sequence[GridCell], jobs: int = 1, strict: bool = False,
             for pos, cell in enumerate(cells):
                 record(pos, run_one(cell, *bounds))
         else:
-            pool = ProcessPoolExecutor(max_workers=min(jobs, len(cells)),
-                                       mp_context=get_context("spawn"),
-                                       initializer=_ignore_sigint)
+            # Workers start from one fork server (or are spawned) with the parent's environment,
+            # hence its BLAS thread count: the same count gives the same rounding, so --jobs N
+            # matches --jobs 1 bit for bit. A worker that dies costs its cell only.
+            pool = Pool(CellRunner(), min(jobs, len(cells)))
             try:
-                # Workers inherit the environment, hence the parent's BLAS thread count: the
-                # same count gives the same rounding, so --jobs N matches --jobs 1 bit for bit.
-                futures: dict[Future[CellResult], int] = {
-                    pool.submit(run_one, cell, *bounds): pos for pos, cell in enumerate(cells)}
-                for fut in as_completed(futures):
-                    pos = futures[fut]
-                    try:
-                        result = fut.result()
-                    except Exception as exc:  # noqa: BLE001  a dead worker is that cell's error
-                        result = _error(cells[pos], f"{type(exc).__name__}: {exc}")
-                    record(pos, result)
-            except KeyboardInterrupt:
-                _stop(pool)
-                raise
-            pool.shutdown(wait=True)
+                for pos, outcome in pool.run((cell, *bounds) for cell in cells):
+                    record(pos, _settled(cells[pos], outcome))
+            finally:
+                pool.close()  # on Ctrl-C or SIGTERM too: no worker outlives the run
     except KeyboardInterrupt:
         interrupted = True
     outcomes = tuple(Outcome(cells[p], done[p], meets(done[p], cells[p].expected, strict))

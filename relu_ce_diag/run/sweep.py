@@ -51,6 +51,16 @@ SATURATED = 0.3  # above this the error no longer follows 1/h (numeric ~ 0 or no
 NumericAt = Callable[[float], tuple[Array, "Array | None", "Array | None"]]
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM/SIGHUP) during a sweep: the ``points`` measured so far, the
+    ``sweep`` they make (None: no step finished) and how many steps were ``planned``."""
+
+    def __init__(self, points: Sequence[StepPoint], planned: int,
+                 sweep: Sweep | None = None) -> None:
+        super().__init__(f"interrupted after {len(points)} of {planned} steps")
+        self.points, self.planned, self.sweep = tuple(points), planned, sweep
+
+
 def with_step(steps: Sequence[float], h: float | None) -> tuple[float, ...]:
     """Add step h (if any) to ``steps``, largest first, without duplicates."""
     extra = () if h is None else (float(f"{h:.12g}"),)
@@ -58,11 +68,15 @@ def with_step(steps: Sequence[float], h: float | None) -> tuple[float, ...]:
 
 
 def measure(analytic: Array, numeric_at: NumericAt, steps: Sequence[float]) -> list[StepPoint]:
-    """Compare ``analytic`` (P,) with the numerical gradient at each step; no regions yet."""
+    """Compare ``analytic`` (P,) with the numerical gradient at each step; no regions yet.
+    An interrupt raises ``Interrupted`` with the points of the steps that finished."""
     a = analytic.astype(np.float64)
-    out = []
+    out: list[StepPoint] = []
     for h in steps:
-        n, straddle, clamp = numeric_at(h)
+        try:
+            n, straddle, clamp = numeric_at(h)
+        except KeyboardInterrupt:
+            raise Interrupted(out, len(steps)) from None
         n = n.astype(np.float64)
         flags = np.zeros(a.shape, dtype=bool)
         for f in (straddle, clamp):
@@ -184,8 +198,18 @@ def sweep_prepared(prep: Prepared, steps: Sequence[float],
         return ng.numeric, ng.straddle, ng.clamp
 
     check_step = prep.spec.h
-    points = measure(pro.analytic, numeric_at, with_step(steps, check_step))
+    try:
+        points = measure(pro.analytic, numeric_at, with_step(steps, check_step))
+    except Interrupted as stop:
+        raise _partial(stop, eps_machine(arr.W.dtype), check_step) from None
     return classify(points, eps_machine(arr.W.dtype), check_step)
+
+
+def _partial(stop: Interrupted, eps: float, check_step: float | None,
+             black_box: bool = False) -> Interrupted:
+    """Return the interrupt with the sweep of the steps that finished (if any)."""
+    done = classify(stop.points, eps, check_step, black_box) if stop.points else None
+    return Interrupted(stop.points, stop.planned, done)
 
 
 def sweep_function(host: Host, steps: Sequence[float], *,
@@ -212,5 +236,8 @@ def sweep_function(host: Host, steps: Sequence[float], *,
             progress(done[0], len(swept))
         return np.where(length != 0, n, 0.0), kinked, None  # 0: h below W[p]'s resolution
 
-    points = measure(src.df, numeric_at, swept)
+    try:
+        points = measure(src.df, numeric_at, swept)
+    except Interrupted as stop:
+        raise _partial(stop, src.prec.eps, h0, black_box=True) from None
     return classify(points, src.prec.eps, h0, black_box=True)
