@@ -335,3 +335,34 @@ def test_nonfinite_loss_at_a_stencil_point_fails_and_is_named(problem) -> None:
     assert r.status == "fail"
     nf = next(f for f in r.findings if f.id == "non-finite")
     assert "not finite at W +/- h along W[3]" in nf.message
+
+
+def test_points_go_in_bounded_batches_with_identical_results(monkeypatch) -> None:
+    """The 2P perturbed copies of W are made and sent a batch at a time (bounded bytes, not
+    P^2 memory); the verdict and every number are the same as in one batch."""
+    import relu_ce_diag.check.blackbox as bb
+    from relu_ce_diag import check_function
+    from relu_ce_diag.check.host import InProcess
+
+    rng = np.random.default_rng(3)
+    W, X, Y = rng.standard_normal(40), np.ones((2, 2)), np.ones((2, 1))
+
+    def f(W, X, Y):
+        return float(np.sum(np.tanh(W) ** 2)), 2 * np.tanh(W) * (1 - np.tanh(W) ** 2)
+
+    whole = check_function(f, W, X, Y)
+    sizes: list[int] = []
+    real = InProcess.losses
+
+    def spy(self, points, done=None):
+        points = list(points)
+        sizes.append(len(points))
+        return real(self, points, done)
+
+    monkeypatch.setattr(InProcess, "losses", spy)
+    monkeypatch.setattr(bb, "BATCH_BYTES", 3 * W.nbytes)
+    batched = check_function(f, W, X, Y)
+    assert max(sizes) <= 3 and len(sizes) > 20
+    assert (batched.status, batched.max_rel, batched.normwise) == (
+        whole.status, whole.max_rel, whole.normwise)
+    assert np.array_equal(batched.arrays.numeric, whole.arrays.numeric)

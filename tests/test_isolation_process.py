@@ -117,14 +117,17 @@ def test_a_module_that_sets_seterr_keeps_it_for_its_calls_in_process(tmp_path: P
         sys.modules.pop("fn", None)
 
 
+@pytest.mark.parametrize("command", [[CONSOLE], [sys.executable, "-m", "relu_ce_diag"]],
+                         ids=["relu-diag", "python -m"])
 def test_a_secrets_py_beside_the_function_does_not_replace_the_standard_librarys(
-        tmp_path: Path) -> None:
+        tmp_path: Path, command: list[str]) -> None:
     """secrets.py and hmac.py in the user's folder (the working folder too): NumPy used to
-    import them (exit 3); a real process checks the function (exit 0)."""
-    (tmp_path / "secrets.py").write_text("API_KEY = 'not the standard library'\n")
-    (tmp_path / "hmac.py").write_text("KEY = 1\n")
+    import them (exit 3); a real process checks the function (exit 0), also started as
+    ``python -m relu_ce_diag``, which puts the working folder first on the path."""
+    (tmp_path / "secrets.py").write_text("raise RuntimeError('not the standard library')\n")
+    (tmp_path / "hmac.py").write_text("raise RuntimeError('not the standard library')\n")
     ref, data = case(tmp_path, SQUARE)
-    proc = subprocess.run([CONSOLE, "check", "--fn", "fn.py:f", "--data", "case.npz"],
+    proc = subprocess.run([*command, "check", "--fn", "fn.py:f", "--data", "case.npz"],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "pass" in proc.stdout
@@ -478,13 +481,26 @@ def test_ctrl_c_during_a_function_sweep_keeps_the_finished_steps() -> None:
     assert str(exc.value) == "interrupted after 2 of 5 steps"
 
 
-@pytest.mark.xfail(strict=True, reason="needs a float16 precision in check/probe.py "
-                   "(docs/user-code.md, float16)")
-def test_a_correct_float16_function_passes(tmp_path: Path) -> None:
-    """f = W.W, df = 2W computed in float16 is correct; judged with float32's resolution
-    and step it fails today."""
-    ref, data = case(tmp_path, "def f(W, X, Y):\n    W = W.astype(np.float16)\n"
-                     "    return W @ W, 2 * W\n",
-                     W=np.random.default_rng(0).standard_normal(20))
+@pytest.mark.parametrize("body", [
+    "def f(W, X, Y):\n    W = W.astype(np.float16)\n    return W @ W, 2 * W\n",
+    "def f(W, X, Y):\n    W = W.astype(np.float16)\n"
+    "    return float(W @ W), (2 * W).astype(np.float64)\n"])
+def test_a_float16_function_is_refused_not_misjudged(tmp_path: Path, body: str) -> None:
+    """f = W.W, df = 2W computed in float16 (returned as float16, or as float64 values that
+    are all exactly float16) is refused in one line, exit 2: at 11 bits no verdict would mean
+    anything, and it was failed as kinks or a flat loss that do not exist."""
+    ref, data = case(tmp_path, body, W=np.random.default_rng(0).standard_normal(20))
     r = check(ref, data)
-    assert r.exit_code == 0, r.stdout
+    assert r.exit_code == 2, r.stdout
+    assert "computes in float16" in r.stderr and "float32 or float64" in r.stderr
+    assert len(r.stderr.strip().splitlines()) <= 2 and "Traceback" not in r.stderr
+
+
+def test_a_call_with_the_wrong_arguments_names_the_function_not_relu_diag(
+        tmp_path: Path) -> None:
+    """f(W, X) called as f(W, X, Y) fails before its first line: the one line names the
+    function and the error, never a file of relu-diag's own."""
+    ref, data = case(tmp_path, "def f(W, X):\n    return float(W @ W), 2 * W\n")
+    line = one_error(check(ref, data))
+    assert "TypeError: f() takes 2 positional arguments" in line and "fn.py:f" in line
+    assert "relu_ce_diag" not in line and "calling.py" not in line

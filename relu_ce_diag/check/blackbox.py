@@ -49,6 +49,7 @@ from relu_ce_diag.settings.function import FunctionSpec
 Array = np.ndarray
 Progress = Callable[[int, int], None]
 LEVELS = 10  # one-sided differences at h, h/2 ... h/1024 for a check that mismatches
+BATCH_BYTES = 64 << 20  # the copies of W made for one batch of calls
 LARGE_P = 20_000  # above this, the announcement suggests --directions
 FIT_RTOL = {"float64": 1e-9, "float32": 1e-4}  # a description reproduces f to this
 
@@ -113,12 +114,20 @@ class FunctionSource:
 
     def at(self, pairs: list[tuple[int, float]]) -> tuple[Array, Array, Array]:
         """Return f, the signed length moved and df . displacement at W + t v_k for each
-        (k, t), in order."""
-        lengths, along, points = np.empty(len(pairs)), np.empty(len(pairs)), []
-        for i, (k, t) in enumerate(pairs):
-            Wt, lengths[i], along[i] = self.st.point(k, t)
-            points.append((Wt, f"at W {'+' if t > 0 else '-'} {abs(t):g} along {self.what} {k}"))
-        return self.host.losses(points, self._advance), lengths, along
+        (k, t), in order. The points are made and sent a batch at a time (at most
+        ``BATCH_BYTES`` of copies of W), not all 2P copies at once."""
+        n = len(pairs)
+        f, lengths, along = np.empty(n), np.empty(n), np.empty(n)
+        size = max(1, BATCH_BYTES // max(1, self.st.Wc.nbytes))
+        for lo in range(0, n, size):
+            points = []
+            for i in range(lo, min(n, lo + size)):
+                k, t = pairs[i]
+                Wt, lengths[i], along[i] = self.st.point(k, t)
+                points.append((Wt, f"at W {'+' if t > 0 else '-'} {abs(t):g} along "
+                                   f"{self.what} {k}"))
+            f[lo:lo + len(points)] = self.host.losses(points, self._advance)
+        return f, lengths, along
 
     def central(self, which: Array, t: float) -> tuple[Array, Array, Array, Array]:
         """Return the central differences at step t of the checks ``which``, their round-off

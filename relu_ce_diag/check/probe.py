@@ -29,6 +29,8 @@ PROBE_STEPS = 5
 class Host(Protocol):
     """A way to call the user's function (see ``check.host``)."""
 
+    label: str
+
     def loss(self, W: Array, where: str) -> float:
         ...
 
@@ -45,11 +47,14 @@ class Precision:
     noise: float = 0.0
 
 
-def _representable32(values: Array) -> bool:
-    """True when every value survives a round trip through float32 and some are not trivial."""
+def _representable32(values: Array, dtype: type = np.float32) -> bool:
+    """True when every value survives a round trip through ``dtype`` (float32 unless given)
+    and some are not trivial."""
     v = values[np.isfinite(values)]
     nontrivial = v[(v != 0) & (v != np.round(v))]
-    return nontrivial.size >= 2 and bool(np.all(v.astype(np.float32).astype(np.float64) == v))
+    with np.errstate(over="ignore"):
+        back = v.astype(dtype).astype(np.float64)
+    return nontrivial.size >= 2 and bool(np.all(back == v))
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,21 @@ def _probe(host: Host, W: Array, base: Call, rng: np.random.Generator) -> _Probe
     return _Probe(False, dev)
 
 
+def _refuse_half(host: Host, W: Array, base: Call) -> None:
+    """Refuse a function that computes in float16 (or narrower): with 11 bits a central
+    difference cannot tell an error of a few percent from round-off, so no verdict on it
+    would mean anything (a pass could hide a wrong gradient)."""
+    half = [d for d in (base.f_dtype, base.df_dtype, W.dtype) if d.kind == "f" and d.itemsize <= 2]
+    values = np.append(base.df.astype(np.float64), base.f)
+    if half or _representable32(values, np.float16):
+        why = (f"it returns or receives {half[0]} values" if half else
+               "every value it returns is exactly a float16")
+        raise UserFunctionError(
+            f"{host.label}: computes in float16 ({why}), where a central difference cannot "
+            "tell an error of a few percent from round-off; compute f and df in float32 or "
+            "float64 for the check (cast W, X and Y on entry)")
+
+
 def detect_precision(host: Host, W: Array, base: Call, rng: np.random.Generator,
                      forced: str | None = None) -> Precision:
     """Decide whether ``fn`` computes in float64 or float32 and measure the jitter of f
@@ -94,6 +114,7 @@ def detect_precision(host: Host, W: Array, base: Call, rng: np.random.Generator,
     eps32, eps64 = float(np.finfo(np.float32).eps), float(np.finfo(np.float64).eps)
     if forced == "float32":
         return Precision("float32", eps32, "as requested")
+    _refuse_half(host, W, base)
     low = [d for d in (base.f_dtype, base.df_dtype, W.dtype) if d.kind == "f" and d.itemsize <= 4]
     if low and forced is None:
         return Precision("float32", eps32, f"it returns or receives {low[0]} values")

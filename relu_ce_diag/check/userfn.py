@@ -61,7 +61,9 @@ def _library_dirs() -> tuple[str, ...]:
 
 
 def _where(exc: BaseException) -> str:
-    """Return ``file:line`` of the innermost frame of ``exc`` in the user's own code."""
+    """Return ``file:line`` of the innermost frame of ``exc`` in the user's own code, or ""
+    when none is (a call with the wrong arguments fails before the function's first line:
+    the context then names the function)."""
     frames = traceback.extract_tb(exc.__traceback__)
     libs = _library_dirs()
     for fr in reversed(frames):
@@ -70,7 +72,7 @@ def _where(exc: BaseException) -> str:
             return f"{_short(fr.filename)}:{fr.lineno}"
     if isinstance(exc, SyntaxError) and exc.filename:
         return f"{_short(exc.filename)}:{exc.lineno}"
-    return f"{_short(frames[-1].filename)}:{frames[-1].lineno}" if frames else "?"
+    return ""
 
 
 def _short(path: str) -> str:
@@ -87,8 +89,8 @@ def raised(context: str, exc: BaseException) -> UserFunctionError:
     if isinstance(exc, SyntaxError) and exc.filename:
         where = f"{_short(exc.filename)}:{exc.lineno}"
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return UserFunctionError(f"{where}: {type(exc).__name__}{': ' + msg if msg else ''} "
-                             f"({context})")
+    return UserFunctionError(f"{where + ': ' if where else ''}{type(exc).__name__}"
+                             f"{': ' + msg if msg else ''} ({context})")
 
 
 def _load_file(path: Path, ref: str) -> ModuleType:

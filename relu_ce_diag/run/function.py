@@ -18,17 +18,19 @@ def check_file(calling: Calling, data: str, desc: Description, *, step: float | 
                precision: str | None = None, directions: int | None = None, seed: int = 0,
                progress: Progress | None = None,
                announce: Callable[[str], None] | None = None,
-               limits: Limits | None = None, ignore: tuple[str, ...] = ()) -> CellResult:
+               limits: Limits | None = None, ignore: tuple[str, ...] = (),
+               label: str = "--{}") -> CellResult:
     """Open the user's function and the point in ``data`` and check it; ``announce``
     receives the number of calls and their time (two calls at W timed) before the check. A
     check over ``limits`` (more entries than --max-params, an estimated time or memory over
     the bounds) is refused (TooLargeError) from the data's headers, before the function is
-    loaded."""
+    loaded. ``label`` names a description key in messages (``--{}`` for options, ``{}`` for
+    a grid cell's keys)."""
     refuse_function(data, limits or Limits(), directions=directions)
     host = open_host(calling, data)
     if desc.given:  # a description that does not fit the arrays is refused before any call
-        describe_user(desc, host.point, "--{}")
+        describe_user(desc, host.point, label)
     if announce is not None:
         announce(forecast(host, directions))
     return run_function(host, desc, step=step, precision=precision, directions=directions,
-                        seed=seed, progress=progress, data=data, ignore=ignore, label="--{}")
+                        seed=seed, progress=progress, data=data, ignore=ignore, label=label)

@@ -138,7 +138,7 @@ def run_fn_cell(cell: FunctionCell, limits: Limits | None = None) -> CellResult:
     with contextlib.redirect_stdout(sys.stderr):
         return check_file(_calling(cell), cell.data, cell.desc, step=cell.step,
                           precision=cell.dtype, directions=cell.directions, seed=cell.seed,
-                          limits=limits)
+                          limits=limits, label="{}")  # the cell's own keys, as in the YAML
 
 
 def error_spec(cell: FunctionCell) -> FunctionSpec:
