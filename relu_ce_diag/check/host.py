@@ -48,6 +48,10 @@ class Host(Protocol):
         """Return f at every point (W, where), in order; ``done(n)`` as calls finish."""
         ...
 
+    def close(self) -> None:
+        """End whatever runs the function (worker processes, an Octave session); idempotent."""
+        ...
+
 
 class InProcess:
     """Call a user's Python function in this process; ``calls`` counts the calls."""
@@ -80,3 +84,7 @@ class InProcess:
             if done is not None:
                 done(1)
         return np.array(out, dtype=np.float64)
+
+
+    def close(self) -> None:
+        """Nothing to end: the function runs in this process."""

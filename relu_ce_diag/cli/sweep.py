@@ -164,6 +164,8 @@ def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...],
                 progress=lambda done, total: bar.update(task, completed=done, total=total)), None
         except Interrupted as exc:
             result, stop = _finished(exc), exc
+        finally:
+            host.close()  # the workers or the Octave session end with the sweep
     X, Y = point.X, point.Y
     settings = {"fn": fn_ref, "data": spec.data, "samples": int(X.shape[0]),
                 "inputs": int(X.shape[1]) if X.ndim == 2 else 1,

@@ -28,9 +28,13 @@ def check_file(calling: Calling, data: str, desc: Description, *, step: float | 
     a grid cell's keys)."""
     refuse_function(data, limits or Limits(), directions=directions)
     host = open_host(calling, data)
-    if desc.given:  # a description that does not fit the arrays is refused before any call
-        describe_user(desc, host.point, label)
-    if announce is not None:
-        announce(forecast(host, directions))
-    return run_function(host, desc, step=step, precision=precision, directions=directions,
-                        seed=seed, progress=progress, data=data, ignore=ignore, label=label)
+    try:
+        if desc.given:  # a description that does not fit the arrays is refused before any call
+            describe_user(desc, host.point, label)
+        if announce is not None:
+            announce(forecast(host, directions))
+        return run_function(host, desc, step=step, precision=precision,
+                            directions=directions, seed=seed, progress=progress, data=data,
+                            ignore=ignore, label=label)
+    finally:
+        host.close()  # the workers or the Octave session end with the check, not at exit
