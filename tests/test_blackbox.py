@@ -366,3 +366,24 @@ def test_points_go_in_bounded_batches_with_identical_results(monkeypatch) -> Non
     assert (batched.status, batched.max_rel, batched.normwise) == (
         whole.status, whole.max_rel, whole.normwise)
     assert np.array_equal(batched.arrays.numeric, whole.arrays.numeric)
+
+
+@pytest.mark.parametrize("W", [[0.5, 1.5, -2.0], [0.25, 0.0, -0.75, 1.0]])
+def test_a_float64_function_with_simple_values_is_not_taken_for_float16(W) -> None:
+    """f = sum(W^2)/2 at W whose values are all exactly float16 (0.5, 1.5, ...) computes in
+    float64: it is checked and passes, not refused as float16; one wrong entry still fails."""
+    W = np.array(W)
+
+    def fn(W, X, Y):
+        return 0.5 * float(W @ W), W.copy()
+
+    bb = check_blackbox(fn, W, np.ones((1, 1)), np.ones((1, 1)))
+    assert np.all(bb.kind == OK)
+
+    def wrong(W, X, Y):
+        g = W.copy()
+        g[-1] *= 1.001
+        return 0.5 * float(W @ W), g
+
+    bb = check_blackbox(wrong, W, np.ones((1, 1)), np.ones((1, 1)))
+    assert bb.kind[-1] == MISMATCH and np.all(bb.kind[:-1] == OK)

@@ -24,6 +24,7 @@ from relu_ce_diag.errors import UserFunctionError
 Array = np.ndarray
 PROBE_INCREMENT = 3e-11  # relative loss change per probe step: float64 resolves it, float32 not
 PROBE_STEPS = 5
+HALF_INCREMENT = 1e-5  # relative loss change per step: float32 resolves it, float16 not
 
 
 class Host(Protocol):
@@ -67,15 +68,17 @@ class _Probe:
     noise: float = 0.0
 
 
-def _probe(host: Host, W: Array, base: Call, rng: np.random.Generator) -> _Probe:
+def _probe(host: Host, W: Array, base: Call, rng: np.random.Generator,
+           increment: float = PROBE_INCREMENT) -> _Probe:
     """Step W PROBE_STEPS times along a random direction, each step moving f by about
-    PROBE_INCREMENT relative: float64 resolves that in equal increments, float32 does not."""
+    ``increment`` relative: float64 resolves PROBE_INCREMENT in equal increments, float32
+    does not (and float32 resolves HALF_INCREMENT, float16 does not)."""
     df = np.where(np.isfinite(base.df), base.df, 0.0).astype(np.float64)
     v = rng.standard_normal(W.size)
     g = float(df @ v)
     if base.f == 0 or g == 0:
         return _Probe(None)
-    s = PROBE_INCREMENT * abs(base.f) / abs(g)
+    s = increment * abs(base.f) / abs(g)
     Wf = W.reshape(-1).astype(np.float64)
     fs = [base.f]
     for j in range(1, PROBE_STEPS + 1):
@@ -92,13 +95,16 @@ def _probe(host: Host, W: Array, base: Call, rng: np.random.Generator) -> _Probe
     return _Probe(False, dev)
 
 
-def _refuse_half(host: Host, W: Array, base: Call) -> None:
+def _refuse_half(host: Host, W: Array, base: Call, rng: np.random.Generator) -> None:
     """Refuse a function that computes in float16 (or narrower): with 11 bits a central
     difference cannot tell an error of a few percent from round-off, so no verdict on it
-    would mean anything (a pass could hide a wrong gradient)."""
+    would mean anything (a pass could hide a wrong gradient). Values that are all exactly
+    float16 only raise the suspicion (0.5, 1.5 and -2 are, in any precision): it is refused
+    when its loss also moves only in float16-sized steps along a probe direction."""
     half = [d for d in (base.f_dtype, base.df_dtype, W.dtype) if d.kind == "f" and d.itemsize <= 2]
     values = np.append(base.df.astype(np.float64), base.f)
-    if half or _representable32(values, np.float16):
+    if half or (_representable32(values, np.float16)
+                and _probe(host, W, base, rng, HALF_INCREMENT).coarse):
         why = (f"it returns or receives {half[0]} values" if half else
                "every value it returns is exactly a float16")
         raise UserFunctionError(
@@ -114,7 +120,7 @@ def detect_precision(host: Host, W: Array, base: Call, rng: np.random.Generator,
     eps32, eps64 = float(np.finfo(np.float32).eps), float(np.finfo(np.float64).eps)
     if forced == "float32":
         return Precision("float32", eps32, "as requested")
-    _refuse_half(host, W, base)
+    _refuse_half(host, W, base, rng)
     low = [d for d in (base.f_dtype, base.df_dtype, W.dtype) if d.kind == "f" and d.itemsize <= 4]
     if low and forced is None:
         return Precision("float32", eps32, f"it returns or receives {low[0]} values")
