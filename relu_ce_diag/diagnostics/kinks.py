@@ -199,7 +199,10 @@ def zero_finding(ctx: Context) -> list[Finding]:
     for layer in range(len(net.shapes)):
         act = net.layer_act(layer)
         for k in act.kinks:
-            s_idx, u_idx = np.nonzero(ctx.fw.z[layer] == k)
+            on = ctx.fw.z[layer] == k
+            if not on.any():
+                continue
+            s_idx, u_idx = np.nonzero(on)
             pairs += [(layer, int(u), int(s)) for s, u in zip(s_idx, u_idx, strict=True)]
             rows += [(layer, int(u)) for u in set(u_idx.tolist())]
     if not pairs:

@@ -23,7 +23,8 @@ def _white(ctx: Context) -> list[Finding]:
     """The built-in network: which outputs made the loss or gradients -inf/NaN."""
     net, Y, y, t = ctx.net, ctx.prep.arrays.Y, ctx.fw.y, ctx.fw.terms
     a, n = ctx.analytic, ctx.ng.numeric
-    bad_a, bad_n = int((~np.isfinite(a)).sum()), int((~np.isfinite(n)).sum())
+    bad_a = a.size - int(np.count_nonzero(np.isfinite(a)))
+    bad_n = n.size - int(np.count_nonzero(np.isfinite(n)))
     bad_t = ~np.isfinite(t)
     if np.isfinite(ctx.fw.f) and not bad_a and not bad_n:
         return []

@@ -61,8 +61,11 @@ def saturated_units(net: Net, fw: Forward, eps_machine: float, h: float) -> Satu
     where: list[str] = []
     zmax = 0.0
     for layer in range(len(net.shapes)):
+        act = net.layer_act(layer)
+        if not act.rounds_to_bound:  # rounded_outputs finds nothing
+            continue
         a = fw.y if layer == net.last else fw.inputs[layer + 1][:, :-1]
-        rounded, coarse = rounded_outputs(a, net.layer_act(layer).name, eps_machine, h_eff)
+        rounded, coarse = rounded_outputs(a, act.name, eps_machine, h_eff)
         sat = rounded | coarse
         if not sat.any():
             continue

@@ -31,8 +31,8 @@ def clamp_finding(ctx: Context) -> list[Finding]:
         return []
     net, y = ctx.net, ctx.fw.y
     low, high, active = ctx.clamp
-    crossed = int(ctx.ng.clamp.sum())
-    if not active.any() and not crossed:
+    crossed = int(np.count_nonzero(ctx.ng.clamp))
+    if not crossed and not active.any():
         return []
     part = next(p for p in ctx.once(attribute).parts if p.id == "clamp-saturation")
     share = part.share
