@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from relu_ce_diag.diagnostics.context import Context, listing
@@ -23,6 +25,9 @@ def _white(ctx: Context) -> list[Finding]:
     """The built-in network: which outputs made the loss or gradients -inf/NaN."""
     net, Y, y, t = ctx.net, ctx.prep.arrays.Y, ctx.fw.y, ctx.fw.terms
     a, n = ctx.analytic, ctx.ng.numeric
+    j = ctx.judged
+    if a is j.analytic and n is j.numeric and math.isfinite(ctx.fw.f) and j.finite.all():
+        return []  # the judged values are these, all finite
     bad_a = a.size - int(np.count_nonzero(np.isfinite(a)))
     bad_n = n.size - int(np.count_nonzero(np.isfinite(n)))
     bad_t = ~np.isfinite(t)

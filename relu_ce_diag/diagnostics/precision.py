@@ -83,9 +83,9 @@ def step_finding(ctx: Context) -> list[Finding]:
     following the suggestion does not bring another one."""
     if not ctx.white_entries:
         return []
-    a = np.abs(ctx.analytic.astype(np.float64))
-    n = np.abs(ctx.ng.numeric.astype(np.float64))
-    big = np.maximum(a, n)
+    j = ctx.judged
+    big = j.magnitude if ctx.ng.numeric is j.numeric else np.maximum(
+        np.abs(ctx.analytic.astype(np.float64)), np.abs(ctx.ng.numeric.astype(np.float64)))
     live = np.isfinite(big) & (big > 0) & ~ctx.ng.straddle & ~ctx.ng.clamp
     if not live.any():
         return []

@@ -125,6 +125,8 @@ def rounding_finding(ctx: Context) -> list[Finding]:
     """Return the ``rounding-swamp`` finding: checks set aside because rounding swamps their
     step, how many more agree only within that rounding, and where it comes from."""
     j = ctx.judged
+    if not j.explained:  # no kind is ROUNDING, and every OK check is within its tolerance
+        return []
     aside = np.flatnonzero(j.kind == ROUNDING)
     within = np.flatnonzero((j.kind == OK) & (j.error > j.tol) & ~j.straddle)
     if not aside.size and not within.size:

@@ -16,7 +16,9 @@ by far more than the difference can explain always does, whatever its neighbours
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -41,17 +43,17 @@ def tolerance(analytic: Array, numeric: Array, numeric_half: Array | None, scale
               h: float, eps_machine: float) -> Array:
     """Return the per-entry tolerance (P,) of the central difference ``numeric`` at step h."""
     n = numeric.astype(np.float64)
-    tol = roundoff(np.abs(analytic.astype(np.float64)), np.abs(n), scale, h, eps_machine)
+    big = np.maximum(np.abs(analytic.astype(np.float64)), np.abs(n))
+    tol = roundoff(big, scale, h, eps_machine)
     if numeric_half is not None:
         tol = tol + truncation(n, numeric_half.astype(np.float64))
     return tol
 
 
-def roundoff(abs_a: Array, abs_n: Array, scale: Array, h: float, eps_machine: float) -> Array:
+def roundoff(big: Array, scale: Array, h: float, eps_machine: float) -> Array:
     """Return the tolerance (P,) of a central difference without its truncation part: the
-    round-off and the ulp floor, from the magnitudes |a|, |n| (float64)."""
-    return (ROUNDOFF_FACTOR * eps_machine * scale / h
-            + ULP_FACTOR * eps_machine * np.maximum(abs_a, abs_n))
+    round-off and the ulp floor, from the larger magnitude max(|a|, |n|) (float64)."""
+    return ROUNDOFF_FACTOR * eps_machine * scale / h + ULP_FACTOR * eps_machine * big
 
 
 def truncation(n: Array, n_half: Array) -> Array:
@@ -75,15 +77,19 @@ def compare(analytic: Array, numeric: Array, tol: Array) -> Comparison:
     return Comparison(np.where(finite, err, np.inf), tol, ok, np.where(finite, rel, np.inf), finite)
 
 
-def relative_errors(a: Array, n: Array) -> Array:
+def relative_errors(a: Array, n: Array, *, err: Array | None = None,
+                    finite: Array | None = None, big: Array | None = None) -> Array:
     """Return the CS231n error |a - n| / max(|a|, |n|) of each entry (0 where both are 0, inf
-    where either is NaN or infinite): what ``max_relative`` takes the largest of."""
+    where either is NaN or infinite): what ``max_relative`` takes the largest of. What is
+    already known may be given: ``err`` (|a - n| where both are finite), ``finite`` (where
+    both are), ``big`` (max(|a|, |n|))."""
+    finite = np.isfinite(a) & np.isfinite(n) if finite is None else finite
     with np.errstate(invalid="ignore", over="ignore"):
-        err = np.abs(a - n)
-        big = np.maximum(np.abs(a), np.abs(n))
-        rel = np.where(big > 0, err / np.where(big > 0, big, 1.0), 0.0)
-    finite = np.isfinite(a) & np.isfinite(n)  # a NaN or inf entry is an infinite error
-    return np.where(finite, rel, np.inf)
+        err = np.abs(a - n) if err is None else err
+        big = np.maximum(np.abs(a), np.abs(n)) if big is None else big
+        zero = np.zeros(big.shape, dtype=np.result_type(err, big))
+        rel = np.divide(err, big, out=zero, where=big > 0)
+    return np.where(finite, rel, np.inf)  # a NaN or inf entry is an infinite error
 
 
 def max_relative(a: Array, n: Array) -> float:
@@ -93,18 +99,18 @@ def max_relative(a: Array, n: Array) -> float:
     return float(np.max(relative_errors(a, n)))
 
 
-def norm2(x: Array) -> Array:
-    """Return ``np.linalg.norm(x)``: for a real vector the square root of ``x.dot(x)`` in x's
-    dtype, as NumPy computes it, without its dispatch."""
-    if x.ndim != 1 or x.dtype.kind != "f":
-        return np.asarray(np.linalg.norm(x))
-    return np.sqrt(x.dot(x))
+def norm2(x: Array) -> Any:
+    """Return ``np.linalg.norm(x)``: for a float64 vector the square root of ``x.dot(x)``, as
+    NumPy computes it, without its dispatch (a float, equal to NumPy's float64)."""
+    if x.ndim == 1 and x.dtype.type is np.float64:
+        return math.sqrt(x.dot(x))
+    return np.linalg.norm(x)
 
 
 def _normwise(a: Array, n: Array) -> float:
     den = float(norm2(a) + norm2(n))
     num = float(norm2(a - n))
-    if not np.isfinite(num) or not np.isfinite(den):
+    if not math.isfinite(num) or not math.isfinite(den):
         return float("inf")
     return num / den if den > 0 else 0.0
 
@@ -115,15 +121,24 @@ def normwise_relative(a: Array, n: Array) -> float:
         return _normwise(a, n)
 
 
+def tiling(slices: list[slice], size: int) -> list[int] | None:
+    """Return the starts of slices that follow each other from 0 to ``size``, each
+    non-empty (what ``np.ufunc.reduceat`` reduces), else None."""
+    starts = [s.start for s in slices]
+    ends = [s.stop for s in slices]
+    if slices and starts[0] == 0 and ends[-1] == size and starts[1:] == ends[:-1] and all(
+            e > b for b, e in zip(starts, ends, strict=True)):
+        return starts
+    return None
+
+
 def block_errors(a: Array, n: Array, rel: Array, slices: list[slice],
                  ) -> tuple[list[float], list[float]]:
     """Return ``max_relative`` and ``normwise_relative`` of a and n (P,) on each slice, the
     same numbers as calling them slice by slice; ``rel`` (P,) is ``relative_errors(a, n)``.
-    Slices that follow each other from 0 to P take their maxima in one pass."""
-    starts = [s.start for s in slices]
-    ends = [s.stop for s in slices]
-    if slices and starts[0] == 0 and ends[-1] == rel.size and all(
-            e > b for b, e in zip(starts, ends, strict=True)) and starts[1:] == ends[:-1]:
+    Slices that tile 0 to P take their maxima in one pass."""
+    starts = tiling(slices, rel.size)
+    if starts is not None:
         maxima = [float(m) for m in np.maximum.reduceat(rel, starts)]
     else:
         maxima = [float(np.max(rel[s])) if rel[s].size else 0.0 for s in slices]
