@@ -145,12 +145,18 @@ def judge(source: Source, h: float) -> Judged:
     tol_h = roundoff(big, first.scale, h, eps)
     ok = finite & (err <= tol_h)
     which = np.arange(K) if source.refine_all else np.flatnonzero(~ok & finite)
-    half = np.full(K, np.nan)
-    h_straddle, h_clamp = np.zeros(K, dtype=bool), np.zeros(K, dtype=bool)
-    if which.size:
+    if which.size and which.size == K:  # every check: its differences at h/2 as they come
         second = source.again(h / 2, which)
-        half[which] = second.numeric
-        h_straddle[which], h_clamp[which] = second.straddle, second.clamp
+        half = second.numeric.astype(np.float64)
+        h_straddle, h_clamp = second.straddle, second.clamp
+    else:
+        half = np.full(K, np.nan)
+        h_straddle, h_clamp = np.zeros(K, dtype=bool), np.zeros(K, dtype=bool)
+        if which.size:
+            second = source.again(h / 2, which)
+            half[which] = second.numeric
+            h_straddle[which], h_clamp[which] = second.straddle, second.clamp
+    if which.size:
         # Where a stencil crosses a kink or the clamp, n(h) - n(h/2) measures the kink, not
         # the truncation error; it must not widen the tolerance (that would excuse a bug).
         kinked = first.straddle | first.clamp | h_straddle | h_clamp

@@ -23,11 +23,11 @@ def _outputs(mask: Array, y: Array, Y: Array, limit: int = 3) -> list[str]:
 
 def _white(ctx: Context) -> list[Finding]:
     """The built-in network: which outputs made the loss or gradients -inf/NaN."""
+    j, n = ctx.judged, ctx.ng.numeric
+    if n is j.numeric and math.isfinite(ctx.fw.f) and j.finite.all():
+        return []  # the judged values (ctx.analytic is j.analytic) are these, all finite
     net, Y, y, t = ctx.net, ctx.prep.arrays.Y, ctx.fw.y, ctx.fw.terms
-    a, n = ctx.analytic, ctx.ng.numeric
-    j = ctx.judged
-    if a is j.analytic and n is j.numeric and math.isfinite(ctx.fw.f) and j.finite.all():
-        return []  # the judged values are these, all finite
+    a = ctx.analytic
     bad_a = a.size - int(np.count_nonzero(np.isfinite(a)))
     bad_n = n.size - int(np.count_nonzero(np.isfinite(n)))
     bad_t = ~np.isfinite(t)

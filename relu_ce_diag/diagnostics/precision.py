@@ -86,7 +86,7 @@ def step_finding(ctx: Context) -> list[Finding]:
     j = ctx.judged
     big = j.magnitude if ctx.ng.numeric is j.numeric else np.maximum(
         np.abs(ctx.analytic.astype(np.float64)), np.abs(ctx.ng.numeric.astype(np.float64)))
-    live = np.isfinite(big) & (big > 0) & ~ctx.ng.straddle & ~ctx.ng.clamp
+    live = np.isfinite(big) & (big > 0) & ~(ctx.ng.straddle | ctx.ng.clamp)
     if not live.any():
         return []
     ratios = ctx.tol[live] / big[live]
