@@ -265,7 +265,9 @@ def grad_from_delta(net: Net, W: Array, fw: Forward, d_out: Array) -> Array:
 
 
 def backprop(net: Net, W: Array, X: Array, Y: Array, method: str = "shortcut",
-             fw: Forward | None = None) -> tuple[float, Array]:
-    """Return (f, df) like the seed's ``[f, df] = backprop(W, X, Y)``; df has shape (P,)."""
+             fw: Forward | None = None, ds: list[Array] | None = None) -> tuple[float, Array]:
+    """Return (f, df) like the seed's ``[f, df] = backprop(W, X, Y)``; df has shape (P,).
+    ``fw`` and ``ds`` (``deltas(net, W, fw, Y, method)``) may be given when already known."""
     fw = fw if fw is not None else forward(net, W, X, Y)
-    return fw.f, pack(weight_grads(deltas(net, W, fw, Y, method), fw))
+    ds = ds if ds is not None else deltas(net, W, fw, Y, method)
+    return fw.f, pack(weight_grads(ds, fw))
