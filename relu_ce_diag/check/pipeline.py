@@ -30,7 +30,7 @@ from typing import Protocol
 
 import numpy as np
 
-from relu_ce_diag.numeric.compare import TRUNCATION_FACTOR, compare, tolerance
+from relu_ce_diag.numeric.compare import TRUNCATION_FACTOR, roundoff, tolerance, truncation
 
 Array = np.ndarray
 OK, KINK, CLAMP, MISMATCH, FLAT, NONFINITE, ROUNDING = 0, 1, 2, 3, 4, 5, 6
@@ -39,6 +39,7 @@ SET_ASIDE = (KINK, CLAMP, ROUNDING)
 STATUSES = ("pass", "kink", "fail", "error")
 ASIDE_WORDS = {CLAMP: "where the step crosses the clamp",
                ROUNDING: "where rounding swamps the step"}
+TINY = float(np.finfo(np.float64).tiny)
 LINEAR_SLACK = 0.25  # n(h/2) - n(h/4) is half of n(h) - n(h/2) to within this share of it
 
 
@@ -78,7 +79,9 @@ class Source(Protocol):
 
 @dataclass(frozen=True)
 class Judged:
-    """Every check of a source, judged: arrays (K,), the step, and the kind of each check."""
+    """Every check of a source, judged: arrays (K,), the step, and the kind of each check.
+    ``explained``: False when the source was asked to explain no check (every kind is OK or
+    NONFINITE as compared, so no check agrees only once explained)."""
 
     analytic: Array
     numeric: Array
@@ -91,6 +94,7 @@ class Judged:
     tol: Array
     kind: Array
     step: float
+    explained: bool = True
 
     # Masks read many times by the result builder and the diagnostics: computed once.
     @cached_property
@@ -104,12 +108,19 @@ class Judged:
         return np.where(self.finite, err, np.inf)
 
     @cached_property
+    def magnitude(self) -> Array:
+        """max(|analytic|, |numeric|) of each check, in float64."""
+        return np.maximum(np.abs(self.analytic.astype(np.float64)),
+                          np.abs(self.numeric.astype(np.float64)))
+
+    @cached_property
     def ok(self) -> Array:
         return self.kind == OK
 
     @cached_property
     def set_aside(self) -> Array:
-        return np.isin(self.kind, SET_ASIDE)
+        kind = self.kind
+        return (kind == KINK) | (kind == CLAMP) | (kind == ROUNDING)  # the kinds of SET_ASIDE
 
     @cached_property
     def mismatched(self) -> Array:
@@ -117,44 +128,67 @@ class Judged:
 
 
 def judge(source: Source, h: float) -> Judged:
-    """Compare every check of ``source`` at step h (and h/2) and explain each mismatch."""
+    """Compare every check of ``source`` at step h (and h/2) and explain each mismatch.
+
+    (One function: the steps of the module's docstring in order, on arrays shared by all of
+    them: the checks' magnitudes, where they are finite and their errors, computed once.)"""
     eps = source.eps_machine
     first = source.first(h)
     assert first.analytic is not None
     a, n, K = first.analytic, first.numeric, first.numeric.size
-    tol_h = tolerance(a, n, None, first.scale, h, eps)
-    cmp = compare(a, n, tol_h)
-    which = np.arange(K) if source.refine_all else np.flatnonzero(~cmp.ok & cmp.finite)
-    half = np.full(K, np.nan)
-    h_straddle, h_clamp = np.zeros(K, dtype=bool), np.zeros(K, dtype=bool)
-    if which.size:
+    a64, n64 = a.astype(np.float64), n.astype(np.float64)
+    abs_a = np.abs(a64)
+    finite = np.isfinite(a64) & np.isfinite(n64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(a64 - n64)
+    big = np.maximum(abs_a, np.abs(n64))
+    tol_h = roundoff(big, first.scale, h, eps)
+    ok = finite & (err <= tol_h)
+    which = np.arange(K) if source.refine_all else np.flatnonzero(~ok & finite)
+    if which.size and which.size == K:  # every check: its differences at h/2 as they come
         second = source.again(h / 2, which)
-        half[which] = second.numeric
-        h_straddle[which], h_clamp[which] = second.straddle, second.clamp
+        half = second.numeric.astype(np.float64)
+        h_straddle, h_clamp = second.straddle, second.clamp
+    else:
+        half = np.full(K, np.nan)
+        h_straddle, h_clamp = np.zeros(K, dtype=bool), np.zeros(K, dtype=bool)
+        if which.size:
+            second = source.again(h / 2, which)
+            half[which] = second.numeric
+            h_straddle[which], h_clamp[which] = second.straddle, second.clamp
+    if which.size:
         # Where a stencil crosses a kink or the clamp, n(h) - n(h/2) measures the kink, not
         # the truncation error; it must not widen the tolerance (that would excuse a bug).
         kinked = first.straddle | first.clamp | h_straddle | h_clamp
-        tol = tolerance(a, n, np.where(kinked, n, half), first.scale, h, eps)
+        tol = tol_h + truncation(n64, np.where(kinked, n64, half))
         # A check the truncation term excuses must show that truncation: n(h/2) is nearer,
         # within a quarter of it (a kink the source cannot see changes n(h/2) otherwise).
+        nearer = np.where(np.isfinite(half), half, n64)
         with np.errstate(invalid="ignore", over="ignore"):
-            quarter = (tolerance(a, half, None, first.scale, h / 2, eps)
-                       + TRUNCATION_FACTOR / 3 * np.abs(n.astype(np.float64) - half))
-        trusted = cmp.ok | compare(a, np.where(np.isfinite(half), half, n), quarter).ok
+            quarter = (roundoff(np.maximum(abs_a, np.abs(half)), first.scale, h / 2, eps)
+                       + TRUNCATION_FACTOR / 3 * np.abs(n64 - half))
+            err_nearer = np.abs(a64 - nearer)
+        trusted = ok | (np.isfinite(a64) & np.isfinite(nearer) & (err_nearer <= quarter))
         tol = np.where(trusted, tol, tol_h)
-        cmp = compare(a, n, tol)
+        ok = finite & (err <= tol)
     else:
         tol = tol_h
     kind = np.full(K, OK, dtype=np.int8)
-    kind[~cmp.finite] = NONFINITE
+    kind[~finite] = NONFINITE
+    bad = np.flatnonzero(~ok & finite)
     judged = Judged(a, n, half, first.scale, first.straddle, first.clamp, h_straddle, h_clamp,
-                    tol, kind, h)
-    bad = np.flatnonzero(~cmp.ok & cmp.finite)
-    if not bad.size:
+                    tol, kind, h, explained=bool(bad.size))
+    # its cached masks, as judge has computed them already
+    known = {"finite": finite, "error": np.where(finite, err, np.inf), "magnitude": big}
+    vars(judged).update(known)
+    if not bad.size:  # kind is OK where finite, else NONFINITE
+        vars(judged).update(ok=finite, set_aside=np.zeros(K, dtype=bool), mismatched=~finite)
         return judged
     kind = kind.copy()
     kind[bad] = source.explain(bad, judged)
-    return replace(judged, kind=kind)
+    judged = replace(judged, kind=kind)
+    vars(judged).update(known)
+    return judged
 
 
 def flagged_kinds(straddle: Array, clamp: Array) -> Array:
@@ -208,16 +242,16 @@ def verdict(j: Judged, f: float, what: str, kink_words: str, note: str = "",
     but too little checked); kink when some are, else pass. ``what`` names the checks
     (``entries``, ``random directions``), ``kink_words`` why a kink's checks differ."""
     K = j.kind.size
-    nonfinite = int((j.kind == NONFINITE).sum())
+    nonfinite = int(np.count_nonzero(j.kind == NONFINITE))
     if not np.isfinite(f) or nonfinite:
         parts = [f"loss is {f}"] if not np.isfinite(f) else []
         if nonfinite:
             parts.append(f"{nonfinite} of {K} {what} are not finite")
         return "fail", "; ".join(parts)
-    bad = int(j.mismatched.sum())
+    bad = int(np.count_nonzero(j.mismatched))
     if bad:
         return "fail", f"{bad} of {K} {what} differ beyond tolerance"
-    aside = int(j.set_aside.sum())
+    aside = int(np.count_nonzero(j.set_aside))
     if not aside:
         return "pass", f"all {K} {what} agree within tolerance{note}"
     words = {**ASIDE_WORDS, KINK: kink_words}
@@ -239,7 +273,7 @@ def worst(j: Judged) -> int:
     """Return the judged check whose error is largest against its tolerance: a mismatching
     one if any, else one that agrees within the error model (not one that agrees only once
     explained: a kink at W, a rounding the tolerance leaves out)."""
-    ratio = np.where(j.finite, j.error / np.maximum(j.tol, np.finfo(np.float64).tiny), np.inf)
+    ratio = np.where(j.finite, j.error / np.maximum(j.tol, TINY), np.inf)
     pool = j.mismatched if j.mismatched.any() else j.ok & (ratio <= 1)
     if not pool.any():
         pool = ~j.set_aside

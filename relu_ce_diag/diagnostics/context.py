@@ -26,7 +26,9 @@ class Context:
         self._facts: dict[Callable[[Context], Any], Any] = {}
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.checked, name)
+        value = getattr(self.checked, name)
+        self.__dict__[name] = value  # the record is frozen: the next look-up is a plain one
+        return value
 
     @property
     def white_entries(self) -> bool:

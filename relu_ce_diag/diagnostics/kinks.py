@@ -16,7 +16,7 @@ from relu_ce_diag.check.pipeline import KINK
 from relu_ce_diag.diagnostics.context import Context, listing, unit_name
 from relu_ce_diag.diagnostics.registry import Finding, diagnostic
 from relu_ce_diag.diagnostics.rerun import can_try, floor1, recheck
-from relu_ce_diag.model.network import Forward, Net, with_bias
+from relu_ce_diag.model.network import Forward, Net, hidden_slope, with_bias
 from relu_ce_diag.numeric.compare import max_relative
 from relu_ce_diag.settings.data import Arrays
 
@@ -204,7 +204,10 @@ def zero_finding(ctx: Context) -> list[Finding]:
     for layer in range(len(net.shapes)):
         act = net.layer_act(layer)
         for k in act.kinks:
-            s_idx, u_idx = np.nonzero(ctx.fw.z[layer] == k)
+            on = ctx.fw.z[layer] == k
+            if not on.any():
+                continue
+            s_idx, u_idx = np.nonzero(on)
             pairs += [(layer, int(u), int(s)) for s, u in zip(s_idx, u_idx, strict=True)]
             rows += [(layer, int(u)) for u in set(u_idx.tolist())]
     if not pairs:
@@ -258,10 +261,8 @@ def dead_finding(ctx: Context) -> list[Finding]:
     n = ctx.ng.numeric
     worst_layer = 0.0
     for layer in range(len(net.shapes) - 1):
-        act = net.layer_act(layer)
         z = ctx.fw.z[layer]
-        slope = act.df(z, ctx.fw.inputs[layer + 1][:, :-1], net.leaky_slope, net.at_zero)
-        dead = np.flatnonzero((slope == 0).all(axis=0))
+        dead = np.flatnonzero((hidden_slope(net, ctx.fw, layer) == 0).all(axis=0))
         if dead.size == 0:
             continue
         worst_layer = max(worst_layer, dead.size / z.shape[1])

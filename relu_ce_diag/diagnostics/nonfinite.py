@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from relu_ce_diag.diagnostics.context import Context, listing
@@ -21,9 +23,13 @@ def _outputs(mask: Array, y: Array, Y: Array, limit: int = 3) -> list[str]:
 
 def _white(ctx: Context) -> list[Finding]:
     """The built-in network: which outputs made the loss or gradients -inf/NaN."""
+    j, n = ctx.judged, ctx.ng.numeric
+    if n is j.numeric and math.isfinite(ctx.fw.f) and j.finite.all():
+        return []  # the judged values (ctx.analytic is j.analytic) are these, all finite
     net, Y, y, t = ctx.net, ctx.prep.arrays.Y, ctx.fw.y, ctx.fw.terms
-    a, n = ctx.analytic, ctx.ng.numeric
-    bad_a, bad_n = int((~np.isfinite(a)).sum()), int((~np.isfinite(n)).sum())
+    a = ctx.analytic
+    bad_a = a.size - int(np.count_nonzero(np.isfinite(a)))
+    bad_n = n.size - int(np.count_nonzero(np.isfinite(n)))
     bad_t = ~np.isfinite(t)
     if np.isfinite(ctx.fw.f) and not bad_a and not bad_n:
         return []

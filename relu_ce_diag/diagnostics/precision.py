@@ -51,6 +51,13 @@ def precision_finding(ctx: Context) -> list[Finding]:
               ("float64_set_aside", other.set_aside)))]
 
 
+def median_at_most(x: Array, limit: float) -> bool:
+    """True when ``np.median(x) <= limit`` is sure without sorting: no NaN, and more than half
+    of the values are at most ``limit`` (then so are the one or two middle values, and their
+    mean). False when it is not sure (the median decides)."""
+    return not np.isnan(x).any() and int(np.count_nonzero(x <= limit)) > x.size // 2
+
+
 def step_parts(ctx: Context) -> tuple[Array, Array]:
     """Return the round-off and truncation parts (P,) of each entry's tolerance."""
     roundoff = ROUNDOFF_FACTOR * ctx.eps_machine * ctx.ng.scale / ctx.h
@@ -76,13 +83,16 @@ def step_finding(ctx: Context) -> list[Finding]:
     following the suggestion does not bring another one."""
     if not ctx.white_entries:
         return []
-    a = np.abs(ctx.analytic.astype(np.float64))
-    n = np.abs(ctx.ng.numeric.astype(np.float64))
-    big = np.maximum(a, n)
-    live = np.isfinite(big) & (big > 0) & ~ctx.ng.straddle & ~ctx.ng.clamp
-    if live.sum() == 0:
+    j = ctx.judged
+    big = j.magnitude if ctx.ng.numeric is j.numeric else np.maximum(
+        np.abs(ctx.analytic.astype(np.float64)), np.abs(ctx.ng.numeric.astype(np.float64)))
+    live = np.isfinite(big) & (big > 0) & ~(ctx.ng.straddle | ctx.ng.clamp)
+    if not live.any():
         return []
-    rel = float(np.median(ctx.tol[live] / big[live]))
+    ratios = ctx.tol[live] / big[live]
+    if median_at_most(ratios, RESOLUTION_LIMIT):
+        return []
+    rel = float(np.median(ratios))
     if rel <= RESOLUTION_LIMIT:
         return []
     roundoff, trunc = step_parts(ctx)

@@ -110,9 +110,11 @@ def run_rules(ctx: Any, ignore: tuple[str, ...] = ()) -> tuple[Finding, ...]:
     not run at all, and no ignored id is reported."""
     found: list[Finding] = []
     for d in DIAGNOSTICS.values():
-        if d.rule is None or all(i in ignore for i in d.ids):
+        if d.rule is None or (ignore and all(i in ignore for i in d.ids)):
             continue
-        found += [f for f in d.rule(ctx) if f.id not in ignore]
+        fired = d.rule(ctx)
+        if fired:
+            found += [f for f in fired if f.id not in ignore] if ignore else fired
     return tuple(found)
 
 

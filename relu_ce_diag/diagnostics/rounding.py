@@ -22,9 +22,9 @@ def rounded_outputs(y: Array, act: str, eps_machine: float, h: float) -> tuple[A
     about eps_machine; a central difference through such an output is off by about
     eps_machine / ((1 - y) h) relative, flagged when that exceeds COARSE.
     """
-    none = np.zeros(y.shape, dtype=bool)
     a = ACTIVATIONS[act]
     if not a.rounds_to_bound:  # only bounded outputs that reach the bound by rounding
+        none = np.zeros(y.shape, dtype=bool)
         return none, none
     rounded = (y == a.low) | (y == a.high)
     dist = a.high - y
@@ -33,6 +33,22 @@ def rounded_outputs(y: Array, act: str, eps_machine: float, h: float) -> tuple[A
     with np.errstate(divide="ignore", invalid="ignore"):
         coarse = ~rounded & (eps_machine / (dist * h) > COARSE)
     return rounded, coarse
+
+
+def clear_of_bounds(y: Array, act: str, eps_machine: float, h: float) -> bool:
+    """True when ``rounded_outputs`` finds nothing, told from the extremes of y: every value
+    strictly inside its activation's bounds, and the one nearest a bound not coarse (the
+    test of coarse falls with the distance to the bound, also as rounded)."""
+    a = ACTIVATIONS[act]
+    if not a.rounds_to_bound or y.size == 0:
+        return True
+    top, bottom = y.max(), y.min()
+    if not (bottom > a.low and top < a.high):  # also False for NaN
+        return False
+    dist = a.high - top
+    if a.low != 0:
+        dist = min(dist, bottom - a.low)
+    return not eps_machine / (dist * h) > COARSE
 
 
 @dataclass(frozen=True)
@@ -61,8 +77,11 @@ def saturated_units(net: Net, fw: Forward, eps_machine: float, h: float) -> Satu
     where: list[str] = []
     zmax = 0.0
     for layer in range(len(net.shapes)):
+        act = net.layer_act(layer).name
         a = fw.y if layer == net.last else fw.inputs[layer + 1][:, :-1]
-        rounded, coarse = rounded_outputs(a, net.layer_act(layer).name, eps_machine, h_eff)
+        if clear_of_bounds(a, act, eps_machine, h_eff):
+            continue
+        rounded, coarse = rounded_outputs(a, act, eps_machine, h_eff)
         sat = rounded | coarse
         if not sat.any():
             continue

@@ -31,8 +31,8 @@ def clamp_finding(ctx: Context) -> list[Finding]:
         return []
     net, y = ctx.net, ctx.fw.y
     low, high, active = ctx.clamp
-    crossed = int(ctx.ng.clamp.sum())
-    if not active.any() and not crossed:
+    crossed = int(np.count_nonzero(ctx.ng.clamp))
+    if not crossed and not active.any():
         return []
     part = next(p for p in ctx.once(attribute).parts if p.id == "clamp-saturation")
     share = part.share
@@ -125,6 +125,8 @@ def rounding_finding(ctx: Context) -> list[Finding]:
     """Return the ``rounding-swamp`` finding: checks set aside because rounding swamps their
     step, how many more agree only within that rounding, and where it comes from."""
     j = ctx.judged
+    if not j.explained:  # no kind is ROUNDING, and every OK check is within its tolerance
+        return []
     aside = np.flatnonzero(j.kind == ROUNDING)
     within = np.flatnonzero((j.kind == OK) & (j.error > j.tol) & ~j.straddle)
     if not aside.size and not within.size:

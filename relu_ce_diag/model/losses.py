@@ -65,6 +65,10 @@ class Loss:
             return none, none, none
         low = y <= eps if self.clamp_low else none
         high = (1 - y) <= eps if self.clamp_high else none
+        if not self.clamp_high:  # (low & (Y != 0)) | (none & (Y != 1))
+            return low, high, low & (Y != 0)
+        if not self.clamp_low:
+            return low, high, high & (Y != 1)
         return low, high, (low & (Y != 0)) | (high & (Y != 1))
 
     def output_for(self, hidden: str) -> str:

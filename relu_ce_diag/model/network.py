@@ -8,7 +8,7 @@ MATLAB code reshapes it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -53,12 +53,12 @@ class Net:
         """True when the output is the loss's canonical one (the shortcut delta is exact)."""
         return self.out == self.loss_fn.canonical
 
-    @property
-    def shapes(self) -> list[tuple[int, int]]:
+    @cached_property
+    def shapes(self) -> tuple[tuple[int, int], ...]:
         """Weight-matrix shapes, one per layer: (n_l, n_{l-1} + 1)."""
-        return [(self.sizes[k + 1], self.sizes[k] + 1) for k in range(len(self.sizes) - 1)]
+        return tuple((self.sizes[k + 1], self.sizes[k] + 1) for k in range(len(self.sizes) - 1))
 
-    @property
+    @cached_property
     def n_params(self) -> int:
         return sum(r * c for r, c in self.shapes)
 
@@ -140,13 +140,16 @@ def with_bias(a: Array) -> Array:
 class Forward:
     """Cached forward pass: per weight layer its input with bias ``inputs[l]`` (N, n_{l}+1)
     and pre-activation ``z[l]`` (N, n_{l+1}); the output ``y`` (N, n_out); the loss terms
-    (N, n_out) and the loss ``f``."""
+    (N, n_out) and the loss ``f``. ``slopes`` keeps the hidden layers' derivatives at this
+    pass, each computed on first use (``hidden_slope``)."""
 
     inputs: list[Array]
     z: list[Array]
     y: Array
     terms: Array
     f: float
+    slopes: dict[tuple[object, ...], Array] = field(default_factory=dict, compare=False,
+                                                    repr=False)
 
 
 def forward(net: Net, W: Array, X: Array, Y: Array) -> Forward:
@@ -226,12 +229,24 @@ def backprop_delta(net: Net, W: Array, fw: Forward, d_out: Array,
     mats = net.unpack(W)
     out = [d_out]
     for layer in range(len(mats) - 1, 0, -1):
-        a = fw.inputs[layer][:, :-1]
-        z = fw.z[layer - 1]
-        slope = (hidden_df(layer - 1, z, a) if hidden_df is not None else
-                 net.layer_act(layer - 1).df(z, a, net.leaky_slope, net.at_zero))
+        slope = (hidden_df(layer - 1, fw.z[layer - 1], fw.inputs[layer][:, :-1])
+                 if hidden_df is not None else hidden_slope(net, fw, layer - 1))
         out.append((out[-1] @ mats[layer][:, :-1]) * slope)
     return out[::-1]
+
+
+def hidden_slope(net: Net, fw: Forward, layer: int) -> Array:
+    """Return act'(z) (N, n_l) of hidden weight layer ``layer`` at the forward pass, the
+    activation's own ``df``; kept in ``fw.slopes`` for the next caller with the same
+    activation and conventions (every backprop of the pass, the dead-units rule)."""
+    act = net.layer_act(layer)
+    key = (layer, act.name, net.leaky_slope, net.at_zero)
+    slope = fw.slopes.get(key)
+    if slope is None:
+        slope = act.df(fw.z[layer], fw.inputs[layer + 1][:, :-1], net.leaky_slope,
+                       net.at_zero)
+        fw.slopes[key] = slope
+    return slope
 
 
 def weight_grads(ds: list[Array], fw: Forward) -> list[Array]:
@@ -250,7 +265,9 @@ def grad_from_delta(net: Net, W: Array, fw: Forward, d_out: Array) -> Array:
 
 
 def backprop(net: Net, W: Array, X: Array, Y: Array, method: str = "shortcut",
-             fw: Forward | None = None) -> tuple[float, Array]:
-    """Return (f, df) like the seed's ``[f, df] = backprop(W, X, Y)``; df has shape (P,)."""
+             fw: Forward | None = None, ds: list[Array] | None = None) -> tuple[float, Array]:
+    """Return (f, df) like the seed's ``[f, df] = backprop(W, X, Y)``; df has shape (P,).
+    ``fw`` and ``ds`` (``deltas(net, W, fw, Y, method)``) may be given when already known."""
     fw = fw if fw is not None else forward(net, W, X, Y)
-    return fw.f, pack(weight_grads(deltas(net, W, fw, Y, method), fw))
+    ds = ds if ds is not None else deltas(net, W, fw, Y, method)
+    return fw.f, pack(weight_grads(ds, fw))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 DTYPES = ("float64", "float32")
@@ -10,11 +12,13 @@ DTYPES = ("float64", "float32")
 STEP = {"float64": 1e-6, "float32": 1e-2}
 
 
+@cache  # dtypes and their names are few and hashable
 def eps_machine(dtype: np.dtype | str) -> float:
     """Return the machine epsilon of ``dtype`` (2.2e-16 for float64, 1.2e-7 for float32)."""
     return float(np.finfo(np.dtype(dtype)).eps)
 
 
+@cache
 def default_step(dtype: np.dtype | str) -> float:
     """Return the default step of ``dtype`` (float32's for anything coarser than float64)."""
     name = np.dtype(dtype).name

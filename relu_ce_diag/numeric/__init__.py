@@ -8,12 +8,14 @@ imports only NumPy and the model.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from relu_ce_diag.model.network import Forward, Net
 from relu_ce_diag.numeric import fast, plain
 from relu_ce_diag.numeric.fast import DEFAULT_BLOCK_ELEMENTS
+from relu_ce_diag.numeric.fast.evaluator import Evaluator
 
 Array = np.ndarray
 METHODS = ("fast", "plain")
@@ -64,6 +66,41 @@ def entry_scale(net: Net, fw: Forward, per_sample_scale: Array, method: str) -> 
     return np.concatenate(parts)
 
 
+class Stencils:
+    """Central differences of the network's loss at one point (W, X, Y and its forward pass
+    ``fw``), at any step, by the ``fast`` route (memory bounded by ``block_elements`` per
+    temporary array) or the ``plain`` loop. What no step changes, the round-off scale of
+    every entry and the fast route's evaluator of the forward pass, is computed once."""
+
+    def __init__(self, net: Net, W: Array, X: Array, Y: Array, fw: Forward,
+                 per_sample_scale: Array, block_elements: int = DEFAULT_BLOCK_ELEMENTS,
+                 method: str = "fast") -> None:
+        self.net, self.W, self.X, self.Y, self.fw = net, W, X, Y, fw
+        self.per_sample_scale, self.block_elements, self.method = (per_sample_scale,
+                                                                   block_elements, method)
+
+    @cached_property
+    def scale(self) -> Array:
+        """The round-off scale (P,) of every entry (``entry_scale``)."""
+        return entry_scale(self.net, self.fw, self.per_sample_scale, self.method)
+
+    @cached_property
+    def evaluator(self) -> Evaluator:
+        return Evaluator(self.net, self.W, self.fw, self.Y)
+
+    def at(self, h: float) -> NumGrad:
+        """Return the central-difference gradient at step h."""
+        net, W = self.net, self.W
+        if self.method == "plain":
+            diff, straddle, clamp = plain.differences(net, W, self.X, self.Y, h)
+        else:
+            diff, straddle, clamp = fast.differences(net, W, self.Y, self.fw, h,
+                                                     self.block_elements, self.evaluator)
+        with np.errstate(invalid="ignore", over="ignore"):
+            numeric = (diff / (2 * h)).astype(W.dtype, copy=False)
+        return NumGrad(numeric, self.scale, straddle, clamp, h)
+
+
 def central_differences(net: Net, W: Array, X: Array, Y: Array, fw: Forward, h: float,
                         per_sample_scale: Array,
                         block_elements: int = DEFAULT_BLOCK_ELEMENTS,
@@ -71,14 +108,8 @@ def central_differences(net: Net, W: Array, X: Array, Y: Array, fw: Forward, h: 
     """Return the central-difference gradient of the network's loss at W with step h, by the
     ``fast`` route (memory bounded by ``block_elements`` per temporary array) or the
     ``plain`` loop."""
-    if method == "plain":
-        diff, straddle, clamp = plain.differences(net, W, X, Y, h)
-    else:
-        diff, straddle, clamp = fast.differences(net, W, Y, fw, h, block_elements)
-    with np.errstate(invalid="ignore", over="ignore"):
-        numeric = (diff / (2 * h)).astype(W.dtype, copy=False)
-    return NumGrad(numeric, entry_scale(net, fw, per_sample_scale, method), straddle, clamp, h)
+    return Stencils(net, W, X, Y, fw, per_sample_scale, block_elements, method).at(h)
 
 
-__all__ = ["DEFAULT_BLOCK_ELEMENTS", "METHODS", "NumGrad", "central_differences",
+__all__ = ["DEFAULT_BLOCK_ELEMENTS", "METHODS", "NumGrad", "Stencils", "central_differences",
            "entry_scale", "sample_scale"]

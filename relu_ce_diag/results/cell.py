@@ -11,7 +11,12 @@ import numpy as np
 from relu_ce_diag.check.checked import Checked
 from relu_ce_diag.check.pipeline import KINK, worst
 from relu_ce_diag.diagnostics.registry import Finding
-from relu_ce_diag.numeric.compare import max_relative, normwise_relative
+from relu_ce_diag.numeric.compare import (
+    block_errors,
+    normwise_relative,
+    relative_errors,
+    tiling,
+)
 from relu_ce_diag.settings.cells import CellSpec
 from relu_ce_diag.settings.function import FunctionSpec
 
@@ -121,24 +126,41 @@ def build_result(c: Checked, findings: tuple[Finding, ...]) -> CellResult:
     worst judged check and the errors of each block of W."""
     j = c.judged
     a64, n64 = j.analytic.astype(np.float64), j.numeric.astype(np.float64)
+    # per check, from what judging computed; reduced over all checks, the judged and blocks
+    rel = relative_errors(a64, n64, err=j.error, finite=j.finite, big=j.magnitude)
+    aside = np.flatnonzero(j.set_aside)
+    mismatched = int(np.count_nonzero(j.mismatched))
+    max_rel = float(rel.max()) if rel.size else 0.0
     judged = ~j.set_aside
+    max_judged = (max_rel if not aside.size  # every check judged
+                  else float(rel[judged].max()) if judged.any() else 0.0)
     w = worst(j)
     blocks: tuple[BlockStats, ...] = ()
     if c.entries and c.layout is not None:
-        blocks = tuple(
-            BlockStats(b.name, b.size, max_relative(a64[b.slice], n64[b.slice]),
-                       normwise_relative(a64[b.slice], n64[b.slice]),
-                       int(j.mismatched[b.slice].sum()), int(j.set_aside[b.slice].sum()))
-            for b in c.layout.blocks)
-    straddled = int(j.straddle.sum()) if c.black is None else int((j.kind == KINK).sum())
+        slices = [b.slice for b in c.layout.blocks]
+        maxima, norms = block_errors(a64, n64, rel, slices)
+        none = [0] * len(slices)
+        bad = _counts(j.mismatched, slices) if mismatched else none
+        away = _counts(j.set_aside, slices) if aside.size else none
+        blocks = tuple(BlockStats(b.name, b.size, *stats) for b, stats in zip(
+            c.layout.blocks, zip(maxima, norms, bad, away, strict=True), strict=True))
+    straddled = int(np.count_nonzero(j.straddle if c.black is None else j.kind == KINK))
     return CellResult(
         id=c.id, spec=c.settings, status=c.status, reason=c.reason, loss=c.f, n_params=c.df.size,
-        step=j.step, max_rel=max_relative(a64, n64),
-        max_rel_judged=max_relative(a64[judged], n64[judged]),
-        normwise=normwise_relative(a64, n64), mismatched=int(j.mismatched.sum()),
-        set_aside=tuple(c.name(int(k)) for k in np.flatnonzero(j.set_aside)),
-        straddled=straddled, clamp_crossed=int(j.clamp.sum()),
+        step=j.step, max_rel=max_rel, max_rel_judged=max_judged,
+        normwise=normwise_relative(a64, n64), mismatched=mismatched,
+        set_aside=tuple(c.name(int(k)) for k in aside),
+        straddled=straddled, clamp_crossed=int(np.count_nonzero(j.clamp)),
         worst=Entry(c.name(w), w, float(a64[w]), float(n64[w]), float(j.error[w]),
                     float(j.tol[w])),
         blocks=blocks, findings=findings,
         arrays=GradArrays(c.W, c.X, c.Y, c.df, j.numeric, c.exact, c.f))
+
+
+def _counts(mask: np.ndarray, slices: list[slice]) -> list[int]:
+    """Return how many entries of ``mask`` (P,) are set in each slice."""
+    starts = tiling(slices, mask.size)
+    if starts is not None:
+        return [int(k) for k in np.add.reduceat(mask, starts, dtype=np.int64)]
+    running = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
+    return [int(running[s.stop] - running[s.start]) for s in slices]

@@ -60,12 +60,14 @@ def layer_differences(ev: Evaluator, layer: int, h: float, block_elements: int,
 
 
 def differences(net: Net, W: Array, Y: Array, fw: Forward, h: float,
-                block_elements: int = DEFAULT_BLOCK_ELEMENTS,
+                block_elements: int = DEFAULT_BLOCK_ELEMENTS, ev: Evaluator | None = None,
                 ) -> tuple[Array, Array, Array]:
     """Return (f(W + h e_p) - f(W - h e_p), straddle, clamp), each (P,), for every entry p.
 
-    Memory stays bounded by ``block_elements`` elements per temporary array at any size."""
-    ev = Evaluator(net, W, fw, Y)
+    Memory stays bounded by ``block_elements`` elements per temporary array at any size.
+    ``ev``: the ``Evaluator`` of (net, W, fw, Y), which no step changes, when the caller
+    takes several steps at the same point."""
+    ev = ev if ev is not None else Evaluator(net, W, fw, Y)
     out: tuple[list[Array], list[Array], list[Array]] = ([], [], [])
     for layer in range(len(net.shapes)):
         with np.errstate(invalid="ignore"):  # summing per-sample inf - inf = NaN, as a loop does

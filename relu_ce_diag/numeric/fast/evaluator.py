@@ -16,12 +16,16 @@ Every temporary array is bounded by ``block_elements`` (or the size of the forwa
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import numpy as np
 
 from relu_ce_diag.model.network import Forward, Net
 from relu_ce_diag.numeric.fast import series
 
 Array = np.ndarray
+T = TypeVar("T")
 # Room for the rounding of a value computed again (here or in a loop's own forward passes):
 # a few ulps, in the net's dtype, of the terms |x| . |w| it is summed from.
 ROUNDING_ULPS = 8
@@ -72,6 +76,14 @@ class Evaluator:
         with np.errstate(invalid="ignore", over="ignore"):
             self.slack = 4 * ROUNDING_ULPS * eps * (1.0 + terms.max(axis=1, initial=0.0))
         self.finite = np.isfinite(fw.terms).all(axis=1)
+        self._kept: dict[tuple[object, ...], Any] = {}
+
+    def keep(self, key: tuple[object, ...], make: Callable[[], T]) -> T:
+        """Return ``make()``, made once per ``key`` for this evaluator: arrays a route derives
+        from the forward pass alone, the same for every step (read, never written)."""
+        if key not in self._kept:
+            self._kept[key] = make()
+        return self._kept[key]  # type: ignore[no-any-return]
 
     def _loss(self, y: Array, Y: Array) -> Array:
         """Per-sample loss (..., N) of a perturbed output (..., N, n_out)."""

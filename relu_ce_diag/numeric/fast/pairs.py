@@ -85,10 +85,15 @@ def linear_pairs(ev: Evaluator, layer: int, h: float, block_elements: int,
     straddle = np.zeros((n_rows, n_cols), dtype=bool)
     clamp = np.zeros((n_rows, n_cols), dtype=bool)
     width = n_cols * max(net.sizes[layer + 2:])
-    pair_series = None  # softmax/cce, piecewise linear: one series for every pair at once
+    # softmax/cce, piecewise linear: one series for every pair at once
+    pair_series: series.PairSeries | None = None
     if ev.softmax_cce and layer + 1 == ev.last and fast.any():
-        pair_series = series.PairSeries.build(fw.y, ev.Y, ev.mats[ev.last][:, :-1],
-                                              float(tmax.max()), float(np.finfo(dz.dtype).eps))
+        w_out = ev.mats[ev.last][:, :-1]
+        order = series.series_order(float(tmax.max()) * float(np.abs(w_out).max()),
+                                    float(np.finfo(dz.dtype).eps))
+        if order is not None:  # the series of an order is the same at every step
+            pair_series = ev.keep(("pair series", order), lambda: series.PairSeries.of_order(
+                fw.y, ev.Y, w_out, order))
     rest = live & ~fast
     for which in (fast, rest) if rest.any() else (fast,):
         J, n = np.nonzero(which.T)  # pairs sorted by unit

@@ -151,12 +151,10 @@ class PairSeries:
     lead: Array
 
     @staticmethod
-    def build(y: Array, Y: Array, w: Array, tmax: float, eps: float) -> PairSeries | None:
-        """Return the series of every pair when moves up to ``tmax`` along w converge fast
-        enough (else None: the caller takes one expm1 per output)."""
-        order = series_order(tmax * float(np.abs(w).max()), eps)
-        if order is None:
-            return None
+    def of_order(y: Array, Y: Array, w: Array, order: int) -> PairSeries:
+        """Return the series of every pair to ``order``: ``series_order`` of the largest
+        move along w, when it converges fast enough (else the caller takes one expm1 per
+        output)."""
         c = _moments(y, w, order, per_row=False)
         if np.abs(c).max(initial=0.0) < np.finfo(y.dtype).max:  # fits: the net's dtype (speed)
             c = c.astype(y.dtype)

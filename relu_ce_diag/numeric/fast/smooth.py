@@ -147,7 +147,7 @@ def _routes(ev: Evaluator, layer: int, reach: Array) -> tuple[Array, Array, int]
     largest |t|."""
     N = reach.size
     eps = float(np.finfo(ev.fw.z[layer].dtype).eps)
-    rho, gain = radii(ev, layer)
+    rho, gain = ev.keep(("radii", layer), lambda: radii(ev, layer))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         q = reach[:, None] / rho[None, :]
     finite = np.ones(N, dtype=bool)
