@@ -197,3 +197,91 @@ def test_extra_arguments_by_name_and_a_separate_gradient(tmp_path: Path) -> None
     assert ok.exit_code == 0, ok.output
     missing = CliRunner().invoke(main, base)
     assert missing.exit_code == 2 and "lam" in missing.stderr
+
+
+def _keepdims_net(tanh_prime):
+    """A cs231n-style tanh net whose biases are rows (1, H), as ``sum(axis=0, keepdims=True)``
+    code keeps them; ``tanh_prime(h)`` is the derivative it writes."""
+    def fn(params, X, y):
+        W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+        N = X.shape[0]
+        h = np.tanh(X @ W1 + b1)
+        s = h @ W2 + b2
+        p = np.exp(s - s.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        ds = p.copy()
+        ds[np.arange(N), y] -= 1
+        ds /= N
+        dz = (ds @ W2.T) * tanh_prime(h)
+        return -np.log(p[np.arange(N), y]).mean(), {
+            "W1": X.T @ dz, "b1": dz.sum(axis=0, keepdims=True),
+            "W2": h.T @ ds, "b2": ds.sum(axis=0, keepdims=True)}
+    return fn
+
+
+def _keepdims_case():
+    rng = np.random.default_rng(1)
+    params = {"W1": 0.3 * rng.standard_normal((4, 7)), "b1": 0.1 * rng.standard_normal((1, 7)),
+              "W2": 0.3 * rng.standard_normal((7, 3)), "b2": np.zeros((1, 3))}
+    return params, rng.standard_normal((10, 4)), rng.integers(3, size=10)
+
+
+def test_bias_rows_of_shape_1_by_h_are_the_cs231n_layout() -> None:
+    """Biases kept as rows (1, H) are read as the cs231n layout: the right net passes
+    described, and 1 - tanh instead of 1 - tanh^2 is named as the known bug."""
+    params, X, y = _keepdims_case()
+    ok = check_function(_keepdims_net(lambda h: 1 - h ** 2), params, X, y, act="tanh",
+                        loss="cce")
+    assert ok.status == "pass", ok.reason
+    assert "cs231n" in next(f for f in ok.findings if f.id == "description").message
+    bad = check_function(_keepdims_net(lambda h: 1 - h), params, X, y, act="tanh", loss="cce")
+    assert bad.status == "fail"
+    assert any(f.id == "known-bug" and "1 - tanh(z)^2" in f.message for f in bad.findings)
+
+
+def test_shapes_that_fit_no_layout_say_so_without_a_value_never_given(tmp_path: Path) -> None:
+    """W1 (4, 7) with b1 (7, 2) fits no layout: one line naming --layout and the shapes,
+    not 'got None' for an option the user did not give."""
+    params, X, y = _keepdims_case()
+    params["b1"] = np.zeros((7, 2))
+    np.savez(tmp_path / "c.npz", X=X, y=y, **params)
+    src = tmp_path / "net.py"
+    src.write_text("def f(params, X, y):\n    return 0.0, params\n")
+    r = CliRunner().invoke(main, ["check", "--fn", f"{src}:f", "--data", str(tmp_path / "c.npz"),
+                                  "--act", "tanh", "--loss", "cce"])
+    assert r.exit_code == 2, r.output
+    assert "got" not in r.stderr and "None" not in r.stderr
+    assert "--layout" in r.stderr and "b1 (7, 2)" in r.stderr and "fit none of the known layouts" in r.stderr
+    undescribed = CliRunner().invoke(main, ["check", "--fn", f"{src}:f", "--data",
+                                            str(tmp_path / "c.npz")])
+    assert undescribed.exit_code in (0, 1), undescribed.output  # the advice, followed
+
+
+def test_shapes_that_fit_two_layouts_name_both_options_and_either_works(tmp_path: Path) -> None:
+    """X (4, 4), W1 (4, 4), b1 (4,) fit cs231n and columns: the message names both options,
+    and the right net passes with --layout cs231n as printed."""
+    rng = np.random.default_rng(0)
+    params = {"W1": 0.5 * rng.standard_normal((4, 4)), "b1": np.zeros(4),
+              "W2": 0.5 * rng.standard_normal((4, 3)), "b2": np.zeros(3)}
+    np.savez(tmp_path / "c.npz", X=rng.standard_normal((4, 4)), y=rng.integers(3, size=4),
+             **params)
+    src = tmp_path / "net.py"
+    src.write_text(
+        "import numpy as np\n"
+        "def f(params, X, y):\n"
+        "    W1, b1, W2, b2 = params['W1'], params['b1'], params['W2'], params['b2']\n"
+        "    h = np.tanh(X @ W1 + b1)\n"
+        "    s = h @ W2 + b2\n"
+        "    p = np.exp(s - s.max(axis=1, keepdims=True))\n"
+        "    p /= p.sum(axis=1, keepdims=True)\n"
+        "    ds = p.copy()\n"
+        "    ds[np.arange(len(y)), y] -= 1\n"
+        "    dz = (ds @ W2.T) * (1 - h ** 2)\n"
+        "    return -np.log(p[np.arange(len(y)), y]).sum(), {'W1': X.T @ dz, 'b1': dz.sum(0),\n"
+        "            'W2': h.T @ ds, 'b2': ds.sum(0)}\n")
+    base = ["check", "--fn", f"{src}:f", "--data", str(tmp_path / "c.npz"), "--act", "tanh",
+            "--loss", "cce"]
+    r = CliRunner().invoke(main, base)
+    assert r.exit_code == 2 and "--layout cs231n or --layout columns" in r.stderr, r.output
+    ok = CliRunner().invoke(main, [*base, "--layout", "cs231n"])
+    assert ok.exit_code == 0, ok.output

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from relu_ce_diag.errors import OptionError
+from relu_ce_diag.errors import OptionError, ReluDiagError
 from relu_ce_diag.model.described import LAYOUTS, Described, seed_described
 from relu_ce_diag.model.losses import MATLAB_EPS
 from relu_ce_diag.model.network import Net
@@ -43,13 +43,18 @@ def detect_layout(point: Point) -> str:
         return "seed"
     blocks, X = point.layout.blocks, point.X
     w1, b1 = blocks[layers[1]["w"]], blocks[layers[1].get("b", layers[1]["w"])]
-    cs = X.ndim == 2 and len(w1.shape) == 2 and X.shape[1] == w1.shape[0] and len(b1.shape) == 1
-    col = (X.ndim == 2 and len(w1.shape) == 2 and X.shape[0] == w1.shape[1]
-           and b1.shape in ((w1.shape[0], 1), (w1.shape[0],)))
+    two = X.ndim == 2 and len(w1.shape) == 2
+    # cs231n's biases are (H,) or a row (1, H) (keepdims); the columns layout's (H, 1) or (H,)
+    cs = two and X.shape[1] == w1.shape[0] and b1.shape in ((w1.shape[1],), (1, w1.shape[1]))
+    col = two and X.shape[0] == w1.shape[1] and b1.shape in ((w1.shape[0], 1), (w1.shape[0],))
     if cs == col:
-        raise OptionError("--layout", None, f"one of {', '.join(LAYOUTS)} (the shapes of X "
-                          f"{X.shape}, {w1.name} {w1.shape} and {b1.name} {b1.shape} fit "
-                          f"{'both cs231n and columns' if cs else 'no known layout'})")
+        shapes = f"the shapes of X {X.shape}, {w1.name} {w1.shape} and {b1.name} {b1.shape}"
+        raise ReluDiagError(
+            f"--layout: {shapes} fit both cs231n and columns; give --layout cs231n or "
+            "--layout columns." if cs else
+            f"--layout: {shapes} fit none of the known layouts ({', '.join(LAYOUTS)}); "
+            "the network can be checked undescribed (without --act, --loss, --l2), or with "
+            "its parameters in one of these layouts (docs/your-code.md).")
     return "cs231n" if cs else "columns"
 
 
