@@ -251,7 +251,8 @@ def test_shapes_that_fit_no_layout_say_so_without_a_value_never_given(tmp_path: 
                                   "--act", "tanh", "--loss", "cce"])
     assert r.exit_code == 2, r.output
     assert "got" not in r.stderr and "None" not in r.stderr
-    assert "--layout" in r.stderr and "b1 (7, 2)" in r.stderr and "fit none of the known layouts" in r.stderr
+    assert "--layout" in r.stderr and "b1 (7, 2)" in r.stderr
+    assert "fit none of the known layouts" in r.stderr
     undescribed = CliRunner().invoke(main, ["check", "--fn", f"{src}:f", "--data",
                                             str(tmp_path / "c.npz")])
     assert undescribed.exit_code in (0, 1), undescribed.output  # the advice, followed
