@@ -134,8 +134,9 @@ DESCRIPTION_OPTIONS: list[Callable[[Any], Any]] = [
                       "W1 (D, H), b1 (H,), X (N, D); columns: W1 (n1, n0), b1 (n1, 1), X (n0, "
                       "m)) [default: detected from names and shapes]."),
     click.option("--reduction", type=Name(REDUCTIONS), default=None,
-                 help="With --fn: the loss sums or averages over the samples [default: the one "
-                      "that reproduces the function's loss]."),
+                 help="With --fn: the loss sums or averages over the samples, or averages over "
+                      "every output element as np.mean of an (N, C) array does (mean-all) "
+                      "[default: the one that reproduces the function's loss]."),
     click.option("--l2", type=click.FloatRange(min=0), default=None, metavar="LAMBDA",
                  help="With --fn: the loss adds an L2 penalty on the weights with this lambda "
                       "(its form is fitted to the loss unless --l2-form is given)."),

@@ -76,6 +76,31 @@ def _layer_entries(d: Described, layer: int) -> Array:
     return d.perm[start:start + r * c]
 
 
+def _reduction_variants(d: Described, data: Array, red_fix: str,
+                        ) -> Iterator[tuple[tuple[KnownBug, ...], Array]]:
+    """The data term with the reduction's bug: a mean for a sum, a sum for a mean, or (for
+    np.mean over every element) a division by N alone."""
+    N = d.samples
+    if d.reduction == "sum":
+        yield (KnownBug("mean-instead-of-sum", f"the gradient divided by N = {N} (a mean)",
+                        f"the loss sums over the samples, so its gradient does too: {red_fix}",
+                        red_fix),), data / N
+    elif d.reduction == "mean-all":
+        C = d.outputs
+        yield (KnownBug("mean-over-samples-only",
+                        f"the gradient divided by N = {N} where np.mean divides the loss by N x "
+                        f"C = {N * C}",
+                        f"the loss is a mean over every output element, so is its gradient: "
+                        f"{red_fix}", red_fix),), data * C
+        yield (KnownBug("sum-instead-of-mean", f"the gradient not divided by N x C = {N * C}",
+                        f"the loss is a mean over every output element, so is its gradient: "
+                        f"{red_fix}", red_fix),), data * (N * C)
+    else:
+        yield (KnownBug("sum-instead-of-mean", f"the gradient not divided by N = {N}",
+                        f"the loss is a mean over the samples, so is its gradient: {red_fix}",
+                        red_fix),), data * N
+
+
 def _data_variants(d: Described, mats: list[Array], code: Coder,
                    ) -> Iterator[tuple[tuple[KnownBug, ...], Array]]:
     """The data term (P,) in the user's layout, right and with each layout bug."""
@@ -92,18 +117,14 @@ def _data_variants(d: Described, mats: list[Array], code: Coder,
     yield (KnownBug("dropped-bias", "the gradient with every bias gradient missing (0)",
                     f"keep the bias gradients: {fix}", fix),), no_bias
     delta = code.output_delta()
+    red_fix = fix if d.layout == "columns" else delta
+    if d.reduction == "mean-all":  # a gradient C x too large: N alone, before a factor of 2
+        yield from _reduction_variants(d, data, red_fix)
     for factor, words in ((2.0, "twice"), (0.5, "half")):
         yield (KnownBug("factor-2", f"{words} the gradient", f"drop the extra factor: {delta}",
                         delta),), factor * data
-    red_fix = fix if d.layout == "columns" else delta
-    if d.reduction == "sum":
-        yield (KnownBug("mean-instead-of-sum", f"the gradient divided by N = {N} (a mean)",
-                        f"the loss sums over the samples, so its gradient does too: {red_fix}",
-                        red_fix),), data / N
-    else:
-        yield (KnownBug("sum-instead-of-mean", f"the gradient not divided by N = {N}",
-                        f"the loss is a mean over the samples, so is its gradient: {red_fix}",
-                        red_fix),), data * N
+    if d.reduction != "mean-all":
+        yield from _reduction_variants(d, data, red_fix)
     for start, n, layer in d.square:
         g = data.copy()
         g[start:start + n * n] = g[start:start + n * n].reshape(n, n).T.ravel()

@@ -89,7 +89,7 @@ def mismatch_finding(ctx: Context) -> list[Finding]:
     if fitted is not None:
         notes = []
         if fitted.reduction != d.reduction:
-            notes.append(f"fitted to your loss: the {fitted.reduction} over the samples")
+            notes.append("the reduction fitted to your loss")
         if fitted.l2 and fitted.l2_form != d.l2_form:
             notes.append(f"fitted to your loss: the L2 term {fitted.l2_form}")
         return [Finding("description", "info",
@@ -125,6 +125,7 @@ text(
     "description", "how relu-diag read the described network",
     "The layout of the parameters (seed, cs231n or columns: detected from the names and "
     "shapes, or --layout), the sizes, the activations and loss, the reduction over the "
-    "samples (sum or mean) and the L2 term, as fitted to the loss the function returns.",
+    "samples (sum, mean, or mean-all: the mean over every output element as np.mean takes "
+    "it) and the L2 term, as fitted to the loss the function returns.",
     "Nothing to fix; pass --layout, --reduction or --l2 to say otherwise.",
     fired_by="description-mismatch")

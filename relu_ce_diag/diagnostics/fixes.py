@@ -42,6 +42,15 @@ class Coder:
                 f"np.hstack([{w}[:, :-1], np.zeros(({w}.shape[0], 1))])"
         return f" + {c:g}{per} * {w}"
 
+    def _per_sample(self) -> str:
+        """The division of the loss's reduction: '' for a sum, ' / N' (' / m' in the columns
+        layout) for a mean over the samples, ' / Y.size' for a mean over every element."""
+        if self.d.reduction == "mean":
+            return " / m" if self.layout == "columns" else " / N"
+        if self.d.reduction == "mean-all":
+            return " / numel(Y)" if self.lang == "matlab" else " / Y.size"
+        return ""
+
     def output_delta(self, rows_sum_to_one: bool = True) -> str:
         """The output delta, with the mean's 1/N where the layout puts it."""
         L, net = self.L, self.net
@@ -51,11 +60,11 @@ class Coder:
         code = delta_code(net, self.lang, rows_sum_to_one, names)
         if self.layout == "columns" and "sum(axis=1, keepdims" in code:
             code = code.replace("sum(axis=1, keepdims", "sum(axis=0, keepdims")  # rows are units
-        if self.d.reduction == "mean" and self.layout != "columns":
+        if self.d.reduction != "sum" and self.layout != "columns":
             head, _, last = code.rpartition("; ") if "; " in code else ("", "", code)
             target, _, expr = last.partition(" = ")
             expr = expr.rstrip(";")
-            last = f"{target} = ({expr}) / N{self.end}"
+            last = f"{target} = ({expr}){self._per_sample()}{self.end}"
             code = f"{head}; {last}" if head else last
         return code
 
@@ -88,7 +97,7 @@ class Coder:
         if self.layout == "cs231n":
             return (f"grads['W{l}'] = h{l - 1}.T @ dz{l}{self._l2(l)}; "
                     f"grads['b{l}'] = dz{l}.sum(axis=0)")
-        scale = " / m" if self.d.reduction == "mean" else ""
+        scale = self._per_sample()
         return (f"dW{l} = dZ{l} @ A{l - 1}.T{scale}{self._l2(l)}; "
                 f"db{l} = np.sum(dZ{l}, axis=1, keepdims=True){scale}")
 

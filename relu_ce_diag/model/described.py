@@ -5,7 +5,8 @@ Three layouts are known. ``seed``: the seed's MATLAB layout, w_l (n_l, n_{l-1} +
 bias as the last column, flat and column-major (or as named blocks ``w1 w2``). ``cs231n``:
 ``W1`` (D, H), ``b1`` (H,), ..., X (N, D), integer labels y (N,) or one-hot Y (N, C).
 ``columns`` (course style): ``W1`` (n_1, n_0), ``b1`` (n_1, 1), ..., X (n_0, m), Y (n_L, m).
-The user's loss is ``reduction`` (sum, or mean over the N samples) of the network's loss plus
+The user's loss is ``reduction`` (sum; mean over the N samples; or ``mean-all``, the mean over
+every output element, N x C, as ``np.mean`` of an (N, C) array takes it) of the network's loss plus
 an L2 penalty ``l2_scale * l2 * sum(w^2)`` over the weights (not the biases).
 """
 
@@ -19,7 +20,7 @@ from relu_ce_diag.model.network import Net, backprop, forward
 
 Array = np.ndarray
 LAYOUTS = ("seed", "cs231n", "columns")
-REDUCTIONS = ("sum", "mean")
+REDUCTIONS = ("sum", "mean", "mean-all")
 # The L2 conventions people write: 0.5 * lam * sum(W^2), lam * sum(W^2), and both over N.
 L2_FORMS = {"0.5*lam*sum(W^2)": (0.5, False), "lam*sum(W^2)": (1.0, False),
             "lam/(2N)*sum(W^2)": (0.5, True), "lam/N*sum(W^2)": (1.0, True)}
@@ -49,9 +50,14 @@ class Described:
         return int(self.X.shape[0])
 
     @property
+    def outputs(self) -> int:
+        return int(self.net.sizes[-1])
+
+    @property
     def data_scale(self) -> float:
         """The factor of the network's (summed) loss in the user's loss."""
-        return 1.0 / self.samples if self.reduction == "mean" else 1.0
+        return {"sum": 1.0, "mean": 1.0 / self.samples,
+                "mean-all": 1.0 / (self.samples * self.outputs)}[self.reduction]
 
     @property
     def l2_scale(self) -> float:
@@ -84,12 +90,22 @@ class Described:
 
     def words(self) -> str:
         """Say how the user's network was read: layout, reduction, L2 form."""
-        red = (f"the mean over the {self.samples} samples" if self.reduction == "mean"
-               else "the sum over the samples")
+        red = reduction_words(self)
         l2 = f" plus {self.l2_form} with lam = {self.l2:g}" if self.l2 else ""
         sizes = "-".join(map(str, self.net.sizes))
         return (f"{self.layout} layout, {sizes}, {self.net.act} hidden, {self.net.out} output, "
                 f"{self.net.loss} as {red}{l2}")
+
+
+def reduction_words(d: Described) -> str:
+    """Say how the user's loss reduces the per-sample losses, e.g. 'the mean over the 8
+    samples'."""
+    if d.reduction == "mean":
+        return f"the mean over the {d.samples} samples"
+    if d.reduction == "mean-all":
+        return (f"the mean over all {d.samples} x {d.outputs} output elements (np.mean of the "
+                "(N, C) losses)")
+    return "the sum over the samples"
 
 
 def loss_of(d: Described, W: Array) -> float:
