@@ -7,7 +7,11 @@ import math
 import numpy as np
 import pytest
 
+from relu_ce_diag.model import jets
+from relu_ce_diag.model.activations import ACTIVATIONS
 from relu_ce_diag.numeric.fast import taylor
+
+SMOOTH = {name: a.analytic for name, a in ACTIVATIONS.items() if a.analytic is not None}
 
 RNG = np.random.default_rng(7)
 
@@ -25,14 +29,14 @@ def _unit_jet(name: str, z: np.ndarray, M: int) -> np.ndarray:
     """Return the jet (M + 1, ...) of f(z + t)."""
     p = np.zeros((M + 1,) + z.shape)
     p[0], p[1] = z, 1.0
-    return taylor.SMOOTH[name].jet(p)
+    return SMOOTH[name].jet(p)
 
 
-@pytest.mark.parametrize("name", sorted(taylor.SMOOTH))
+@pytest.mark.parametrize("name", sorted(SMOOTH))
 def test_the_lipschitz_bound_holds_on_the_cap_disc(name):
     """|f(z + v) - f(z)| <= lipschitz |v| for complex |v| <= cap, over a grid of real z: the
     constant every truncation bound of the smooth route rests on."""
-    sm = taylor.SMOOTH[name]
+    sm = SMOOTH[name]
     z = np.linspace(-12.0, 12.0, 481)[:, None, None]
     radius = np.linspace(0.0, sm.cap, 21)[None, :, None]
     angle = np.exp(1j * np.linspace(0.0, 2 * np.pi, 97))[None, None, :]
@@ -41,14 +45,14 @@ def test_the_lipschitz_bound_holds_on_the_cap_disc(name):
     assert (moved <= sm.lipschitz * np.abs(v) * (1 + 1e-12) + 1e-15).all()
 
 
-@pytest.mark.parametrize("name", sorted(taylor.SMOOTH))
+@pytest.mark.parametrize("name", sorted(SMOOTH))
 @pytest.mark.parametrize("M", [1, 2, 4, 7, 10])
 def test_jets_are_taylor_polynomials_within_their_bound(name, M):
     """On a complex circle |t| = q cap the order-M jet is off f(z + t) - f(z) by at most
     lipschitz cap q^(M+1) / (1 - q) (Cauchy); at low orders by a fair part of that for some z
     (the bound is not vacuous; at high orders it is loose by about (cap / pi)^M, the
     singularities lying farther than the cap)."""
-    sm = taylor.SMOOTH[name]
+    sm = SMOOTH[name]
     z = RNG.uniform(-5.0, 5.0, 40)
     c = _unit_jet(name, z, M)
     for q in (0.05, 0.2, 0.5):
@@ -60,7 +64,7 @@ def test_jets_are_taylor_polynomials_within_their_bound(name, M):
         assert M > 2 or err.max() > bound * 1e-3
 
 
-@pytest.mark.parametrize("jet", [taylor.tanh_jet, taylor.sigmoid_jet, taylor.softplus_jet,
+@pytest.mark.parametrize("jet", [jets.tanh_jet, jets.sigmoid_jet, jets.softplus_jet,
                                  taylor.exp_shift_jet])
 def test_a_jet_of_a_jet_is_the_composition(jet):
     """The jet of f(p(t)) for a full input jet p equals f's jet at p(0) composed with
@@ -118,3 +122,9 @@ def test_the_caps_keep_the_heads_analytic():
     assert K <= 3.7
     assert 2 * K * taylor.TRUNCATION <= 1 / 16  # both sides: eps / 16 of the move
     assert math.pi / 2 > taylor.HEAD_CAP  # softplus: |sigmoid| <= 1 on the strip
+
+
+def test_the_smooth_hidden_activations_are_exactly_those_with_taylor_facts() -> None:
+    """The smooth route is chosen by the record, not by a name: tanh, sigmoid and softplus carry
+    their jets; relu, leaky-relu, identity and softmax carry none."""
+    assert sorted(SMOOTH) == ["sigmoid", "softplus", "tanh"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from relu_ce_diag.errors import unknown_name
+from relu_ce_diag.model import jets
 
 Array = np.ndarray
 
@@ -47,6 +48,7 @@ class Activation:
     derivative: tuple[str, str] = ("", "")
     derivative_z: tuple[str, str] = ("", "")
     slip: tuple[str, Callable[[Array], Array]] | None = None
+    analytic: jets.Analytic | None = None
 
     @property
     def piecewise_linear(self) -> bool:
@@ -94,12 +96,12 @@ ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
         Activation("sigmoid", _sigmoid, lambda z, a, s, g: a * (1 - a), 0.0, 1.0,
-                   max_slope=0.25, rounds_to_bound=True,
+                   max_slope=0.25, rounds_to_bound=True, analytic=jets.SIGMOID,
                    derivative=("{y} .* (1 - {y})", "{y} * (1 - {y})"),
                    derivative_z=("(1 ./ (1 + exp(-{z})) .* (1 - 1 ./ (1 + exp(-{z}))))",
                                  "(1 / (1 + np.exp(-{z})) * (1 - 1 / (1 + np.exp(-{z}))))")),
         Activation("tanh", lambda z, s: np.tanh(z), lambda z, a, s, g: 1 - a * a, -1.0, 1.0,
-                   max_slope=1.0, rounds_to_bound=True,
+                   max_slope=1.0, rounds_to_bound=True, analytic=jets.TANH,
                    derivative=("(1 - {y}.^2)", "(1 - {y} ** 2)"),
                    derivative_z=("(1 - tanh({z}).^2)", "(1 - np.tanh({z}) ** 2)"),
                    slip=("1 - tanh(z) instead of 1 - tanh(z)^2", lambda a: 1 - a)),
@@ -116,6 +118,7 @@ ACTIVATIONS: dict[str, Activation] = {
                                  "(({z} > 0) + {s} * ({z} <= 0))")),
         Activation("softplus", lambda z, s: np.logaddexp(z.dtype.type(0), z),
                    lambda z, a, s, g: _sigmoid(z, s), 0.0, np.inf, max_slope=1.0,
+                   analytic=jets.SOFTPLUS,
                    derivative=("1 ./ (1 + exp(-{z}))", "1 / (1 + np.exp(-{z}))"),
                    derivative_z=("(1 ./ (1 + exp(-{z})))", "(1 / (1 + np.exp(-{z})))")),
         Activation("identity", lambda z, s: z.copy(), lambda z, a, s, g: np.ones_like(z),

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from relu_ce_diag.model.network import Forward, Net
-from relu_ce_diag.numeric.fast import pairs, smooth, taylor
+from relu_ce_diag.numeric.fast import pairs, smooth
 from relu_ce_diag.numeric.fast.evaluator import Evaluator
 
 Array = np.ndarray
@@ -53,7 +53,7 @@ def layer_differences(ev: Evaluator, layer: int, h: float, block_elements: int,
             layer + 1 == ev.last
             or N * net.sizes[-1] * net.sizes[layer + 1] <= DIRECTION_BUDGET * block_elements):
         return pairs.linear_pairs(ev, layer, h, block_elements)
-    if layer < ev.last and net.hidden_act.name in taylor.SMOOTH and (
+    if layer < ev.last and net.hidden_act.analytic is not None and (
             layer + 1 < ev.last or ev.closed_form):
         return smooth.smooth_pairs(ev, layer, h, block_elements)
     return ev.blocks(layer, h, block_elements)

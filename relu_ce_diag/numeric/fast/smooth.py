@@ -33,17 +33,25 @@ import math
 
 import numpy as np
 
+from relu_ce_diag.model import jets
 from relu_ce_diag.numeric.fast import pairs, taylor
 from relu_ce_diag.numeric.fast.evaluator import Evaluator
 
 Array = np.ndarray
 
 
+def _analytic(ev: Evaluator) -> jets.Analytic:
+    """Return the Taylor-mode facts of the net's smooth hidden activation."""
+    analytic = ev.net.hidden_act.analytic
+    assert analytic is not None, "the smooth route takes smooth hidden layers only"
+    return analytic
+
+
 def radii(ev: Evaluator, layer: int) -> tuple[Array, Array]:
     """Return the radius rho (rows,) of the complex moves t of each unit of ``layer`` on
     which the bounds hold, and L gain_out (n_out, rows): |change of z_out| <= |t| L gain_out
     for |t| <= rho."""
-    sm = taylor.SMOOTH[ev.net.hidden_act.name]
+    sm = _analytic(ev)
     u = sm.lipschitz * np.ones(ev.mats[layer].shape[0])[None, :]  # |move of a_l| per |t|
     rho = np.full(u.shape[1], sm.cap)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
@@ -60,7 +68,7 @@ def unit_jets(ev: Evaluator, layer: int, s: slice, M: int) -> Array:
     every unit of ``layer`` for samples s, in float64; [0] is 0."""
     p = np.zeros((M + 1,) + ev.fw.z[layer][s].shape)
     p[0], p[1] = ev.fw.z[layer][s], 1.0
-    c = taylor.SMOOTH[ev.net.hidden_act.name].jet(p)
+    c = _analytic(ev).jet(p)
     c[0] = 0.0
     return c
 
@@ -84,7 +92,7 @@ def output_jets(ev: Evaluator, layer: int, s: slice, M: int) -> Array:
             full = np.empty((M + 1,) + P.shape[1:])
             full[0] = fw.z[q][s].astype(np.float64)[:, :, None]
             full[1:] = P
-            a = taylor.SMOOTH[ev.net.hidden_act.name].jet(full)[1:]
+            a = _analytic(ev).jet(full)[1:]
         P = np.matmul(ev.mats[q + 1][:, :-1].astype(np.float64), a)  # (M, S, n_{q+1}, rows)
     out = np.empty((M + 1,) + P.shape[1:])
     out[0] = fw.z[last][s].astype(np.float64)[:, :, None]
@@ -104,7 +112,7 @@ def loss_jets(ev: Evaluator, s: slice, P: Array) -> Array:
         g = ev.Y[s].astype(np.float64).sum(axis=1)[:, None] * taylor.log1p_jet(sj)
         g[1:] -= (Y * P[1:]).sum(axis=2)
         return g
-    g = (taylor.softplus_jet(P) - Y * P).sum(axis=2)  # ce as softplus(z) - Y z
+    g = (jets.softplus_jet(P) - Y * P).sum(axis=2)  # ce as softplus(z) - Y z
     g[0] = 0.0
     return g
 
@@ -127,7 +135,7 @@ def linear_loss_jets(ev: Evaluator, s: slice, M: int) -> Array:
     else:
         p = np.zeros((M + 1,) + z.shape)
         p[0], p[1] = z, 1.0
-        sp = taylor.softplus_jet(p)  # softplus(z + t): (M + 1, S, n_out)
+        sp = jets.softplus_jet(p)  # softplus(z + t): (M + 1, S, n_out)
         for m in range(1, M + 1):
             power *= w
             g[m] = sp[m] @ power

@@ -1,4 +1,5 @@
-"""Truncated Taylor series (jets) pushed through smooth activations, and how far they hold.
+"""Truncated Taylor series (jets) for the smooth route, and how far they hold (the jets of
+the smooth activations themselves are facts of their records: ``model.jets``).
 
 A jet is an array ``c`` (M + 1, ...) of Taylor coefficients in one variable t: ``c[0]`` the
 value, ``c[m]`` the coefficient of t^m. Each activation here satisfies a small differential
@@ -17,11 +18,10 @@ function of t bounded by B on the disc |t| <= R has Taylor coefficients |c_m| <=
 from __future__ import annotations
 
 import functools
-import math
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
+
+from relu_ce_diag.model.jets import ode
 
 Array = np.ndarray
 MAX_ORDER = 12
@@ -30,58 +30,9 @@ MAX_ORDER = 12
 TRUNCATION = 1.0 / 128
 
 
-def _quad(a: Array, i: int) -> Array:
-    """Return coefficient i of the jet a * a (uses a[0..i])."""
-    out = a[0] * a[i]
-    for t in range(1, i + 1):
-        out = out + a[t] * a[i - t]
-    return out
-
-
-def _ode(p: Array, a0: Array, rule: Callable[[Array, int], Array]) -> Array:
-    """Return the jet (M + 1, ...) of a with a(0) = a0 and a' = F(a) p', where
-    ``rule(a, i)`` is coefficient i of F(a) (it reads a[0..i] only)."""
-    M = p.shape[0] - 1
-    a = np.empty(np.broadcast_shapes(p.shape, (1,) + np.shape(a0)), dtype=np.float64)
-    a[0] = a0
-    f = []
-    for m in range(1, M + 1):
-        f.append(rule(a, m - 1))
-        acc = p[1] * f[m - 1]
-        for k in range(2, m + 1):
-            acc = acc + k * p[k] * f[m - k]
-        a[m] = acc / m
-    return a
-
-
-def tanh_jet(p: Array) -> Array:
-    """Return the jet of tanh(p) for an input jet p (M + 1, ...)."""
-    return _ode(p, np.tanh(p[0]), lambda a, i: (1.0 if i == 0 else 0.0) - _quad(a, i))
-
-
-def sigmoid_jet(p: Array) -> Array:
-    """Return the jet of sigmoid(p) for an input jet p (M + 1, ...)."""
-    with np.errstate(over="ignore"):  # exp(-z) = inf for z < -709: sigmoid 0, as in the model
-        s0 = 1.0 / (1.0 + np.exp(-p[0]))
-    return _ode(p, s0, lambda a, i: a[i] - _quad(a, i))
-
-
-def softplus_jet(p: Array) -> Array:
-    """Return the jet of softplus(p) for an input jet p (M + 1, ...): a' = sigmoid(p) p'."""
-    s = sigmoid_jet(p)
-    out = np.empty(s.shape, dtype=np.float64)
-    out[0] = np.logaddexp(0.0, p[0])
-    for m in range(1, p.shape[0]):
-        acc = p[1] * s[m - 1]
-        for k in range(2, m + 1):
-            acc = acc + k * p[k] * s[m - k]
-        out[m] = acc / m
-    return out
-
-
 def exp_shift_jet(p: Array) -> Array:
     """Return the jet of exp(p - p(0)) for an input jet p (M + 1, ...): value 1."""
-    return _ode(p, np.ones(p.shape[1:]), lambda a, i: a[i])
+    return ode(p, np.ones(p.shape[1:]), lambda a, i: a[i])
 
 
 def log1p_jet(s: Array) -> Array:
@@ -95,22 +46,6 @@ def log1p_jet(s: Array) -> Array:
     return out
 
 
-@dataclass(frozen=True)
-class Smooth:
-    """Taylor-mode facts of one smooth hidden activation: ``jet`` maps an input jet to the
-    output jet; on complex input moves |v| <= ``cap`` (inside its strip of analyticity) the
-    output moves by at most ``lipschitz * |v|``."""
-
-    jet: Callable[[Array], Array]
-    cap: float
-    lipschitz: float
-
-
-SMOOTH = {
-    "tanh": Smooth(tanh_jet, 0.5, 1.0 / math.cos(0.5) ** 2),
-    "sigmoid": Smooth(sigmoid_jet, 1.0, 0.25 / math.cos(0.5) ** 2),
-    "softplus": Smooth(softplus_jet, 1.0, (1.0 + max(1.0, math.tan(0.5))) / 2),
-}
 # Complex moves of the output pre-activations the heads' bounds allow: exp, log1p of
 # s = sum_k y_k expm1(dz_k) (|s| <= expm1(1/2) = 0.65 < 1) and softplus stay analytic.
 HEAD_CAP = 0.5
