@@ -187,3 +187,46 @@ def test_the_json_settings_name_the_function_checked() -> None:
     assert r.exit_code == 1, r.output
     settings = json.loads(r.stdout)["cells"][0]["settings"]
     assert settings["fn"] == "examples/seed_backprop.py:backprop"
+
+
+SATURATED = '''
+import numpy as np
+
+def _forward(params, X):
+    z1 = X @ params["W1"] + params["b1"]
+    h1 = np.maximum(z1, 0)
+    return z1, h1, h1 @ params["W2"] + params["b2"]
+
+def _grads(params, X, z1, h1, dz2):
+    dz1 = dz2 @ params["W2"].T * (z1 > 0)
+    return {"W1": X.T @ dz1, "b1": dz1.sum(0), "W2": h1.T @ dz2, "b2": dz2.sum(0)}
+
+def probs(params, X, Y):
+    z1, h1, z2 = _forward(params, X)
+    out = 1 / (1 + np.exp(-z2))
+    loss = -np.sum(Y * np.log(out) + (1 - Y) * np.log(1 - out))
+    return loss, _grads(params, X, z1, h1, out - Y)
+
+def logits(params, X, Y):
+    z1, h1, z2 = _forward(params, X)
+    out = 1 / (1 + np.exp(-z2))
+    loss = np.sum(np.logaddexp(0, z2) - Y * z2)
+    return loss, _grads(params, X, z1, h1, out - Y)
+'''
+
+
+def test_a_nan_loss_from_saturated_outputs_says_why_and_its_advice_works(tmp_path: Path) -> None:
+    """Weights large enough that a sigmoid output is exactly 1 make log(1 - y) = -inf and the
+    loss nan: exit 2, one line that names log(0) of a saturated output; the loss computed
+    from the pre-activations, as advised, with the same gradient y - Y, then passes."""
+    (tmp_path / "sat.py").write_text(SATURATED)
+    rng = np.random.default_rng(3)
+    np.savez(tmp_path / "sat.npz", X=rng.standard_normal((16, 5)),
+             Y=(rng.random((16, 3)) < 0.5) * 1.0, W1=10 * rng.standard_normal((5, 10)),
+             b1=np.zeros(10), W2=10 * rng.standard_normal((10, 3)), b2=np.zeros(3))
+    r = run("--fn", f"{tmp_path / 'sat.py'}:probs", "--data", str(tmp_path / "sat.npz"))
+    assert r.exit_code == 2, r.output
+    assert "f is nan at W" in r.stderr and "log(0)" in r.stderr and "np.logaddexp" in r.stderr
+    assert "Traceback" not in r.stderr
+    ok = run("--fn", f"{tmp_path / 'sat.py'}:logits", "--data", str(tmp_path / "sat.npz"))
+    assert ok.exit_code == 0, ok.output

@@ -206,8 +206,13 @@ def open_function(host: Host, *, precision: str | None = None,
     rng = np.random.default_rng(seed)
     base = host.value_and_grad(W, "at W")
     if not np.isfinite(base.f):
-        raise UserFunctionError(f"{label}: f is {base.f} at W; the gradient of a non-finite "
-                                "loss cannot be checked")
+        raise UserFunctionError(
+            f"{label}: f is {base.f} at W, so its gradient cannot be checked; a loss of "
+            "nan or inf usually comes from log(0) of an output that is exactly 0 or 1 (a "
+            "saturated sigmoid or softmax; 0 * log(0) is nan): compute the loss from the "
+            "pre-activations z (np.logaddexp(0, z) - Y * z for a sigmoid, a log-softmax "
+            "z - logsumexp(z) for a softmax; the gradient stays y - Y), or check at smaller "
+            "weights")
     require_deterministic(base, host.value_and_grad(W, "at W (second call)"), label)
     prec = detect_precision(host, W, base, rng, precision)
     V = random_directions(direction_rng(seed), directions, W.size) if directions else None
