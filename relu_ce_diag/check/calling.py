@@ -146,9 +146,23 @@ class UserCode:
             arr = as_numbers(part, f"grads[{name!r}]", self.label)
             if arr.shape != shape:
                 raise UserFunctionError(f"{self.label}: grads[{name!r}] has shape {arr.shape} "
-                                        f"but params[{name!r}] has shape {shape}")
+                                        f"but params[{name!r}] has shape {shape}"
+                                        + _shape_hint(arr, shape, np.shape(p.X), np.shape(p.Y)))
             flat.append(arr.ravel())
         return np.concatenate(flat)
+
+
+def _shape_hint(arr: Array, shape: tuple[int, ...], x_shape: tuple[int, ...],
+                y_shape: tuple[int, ...]) -> str:
+    """Say what a gradient of the wrong shape most likely is: a sum over the wrong axis
+    (one value per sample: the axis X shares with the targets, and not one X's other)."""
+    samples = set(x_shape) & set(y_shape)
+    if (arr.size != int(np.prod(shape)) and len(x_shape) == 2 and arr.size in samples
+            and x_shape.count(arr.size) == 1 and arr.ndim <= 2):
+        return (f"; its {arr.size} values are one per sample: a sum over the wrong axis? A bias "
+                "gradient sums over the samples (axis=0 when X holds samples as rows, axis=1 "
+                "when as columns)")
+    return ""
 
 
 def _pick(g: Mapping[str, object], name: str, label: str) -> object:

@@ -143,10 +143,15 @@ class OctaveHost:
         """Say how W is made of named blocks, for an error at W (a block too many is a
         variable of the data file the expression does not use)."""
         blocks = self.point.layout.blocks
-        if not self.point.named or where != "at W":
-            return ""
+        if not self.point.named or not (where == "at W" or where.startswith("at W (")):
+            return ""  # at W itself, the timing calls included; not at a step along an entry
+        scalars = [b.name for b in blocks if b.size == 1  # not a bias of one unit (b2)
+                   and not re.fullmatch(r"(?i)(w|b|theta|bias)_?\d*", b.name)]
+        unused = (f" ({', '.join(scalars)}: {'a scalar' if len(scalars) == 1 else 'scalars'} "
+                  "of the data file the expression does not use, so entries of W; use them "
+                  "in --call or leave them out of the file)" if scalars else "")
         return (f"; W = [{'; '.join(f'{b.name}(:)' for b in blocks)}], "
-                f"{self.point.W.size} entries")
+                f"{self.point.W.size} entries{unused}")
 
     def _send(self, *parts: bytes, startup: bool = False) -> None:
         try:

@@ -123,6 +123,9 @@ def _hidden_bugs(d: Described, fw: Forward, W: Array, code: Coder,
     correct = code.hidden_deltas()
     hidden = [net.layer_act(k) for k in range(net.last)]
     layers: list[int | None] = [None] + (list(range(net.last)) if net.last > 1 else [])
+    names = sorted({a.name for a in hidden})
+    missing = ("no relu mask" if names == ["relu"] else
+               "no " + " or ".join(f"{n}'" for n in names) + " factor")
     for only in layers:
         where = ("the hidden" if net.last == 1 else "every hidden" if only is None
                  else f"hidden layer {only + 1}'s")
@@ -130,7 +133,7 @@ def _hidden_bugs(d: Described, fw: Forward, W: Array, code: Coder,
         if not (only is None and all(a.piecewise_linear and a.slopes(net.leaky_slope) ==
                                      (1.0, 1.0) for a in hidden)):
             yield (KnownBug("missing-hidden-derivative", f"{where} delta without the hidden "
-                            "activation's derivative (no relu mask)",
+                            f"activation's derivative ({missing})",
                             f"multiply by the activation's derivative: {line}", line),
                    _grads(net, W, fw, exact, _changed(net, np.ones_like, only)))
         yield (KnownBug("hidden-sign", f"{where} delta with the wrong sign",

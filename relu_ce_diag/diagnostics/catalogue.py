@@ -59,7 +59,7 @@ def _penalties(d: Described, W: Array, code: Coder) -> list[tuple[tuple[KnownBug
            (bug("l2-on-biases", "the L2 term's gradient on the biases too"), every)]
     if d.net.last > 0:
         for layer in range(d.net.last + 1):
-            idx = _layer_entries(d, layer)
+            idx = layer_entries(d, layer)
             for factor, what in ((0.0, "without its L2 term"), (2.0, "with twice its L2 term"),
                                  (0.5, "with half its L2 term")):
                 g = right.copy()
@@ -69,7 +69,7 @@ def _penalties(d: Described, W: Array, code: Coder) -> list[tuple[tuple[KnownBug
     return out
 
 
-def _layer_entries(d: Described, layer: int) -> Array:
+def layer_entries(d: Described, layer: int) -> Array:
     """Return the user's flat indices of weight layer ``layer`` (0-based), bias included."""
     start = d.net.layer_start(layer)
     r, c = d.net.shapes[layer]
@@ -116,6 +116,11 @@ def _data_variants(d: Described, mats: list[Array], code: Coder,
     fix = code.all_weight_grads()
     yield (KnownBug("dropped-bias", "the gradient with every bias gradient missing (0)",
                     f"keep the bias gradients: {fix}", fix),), no_bias
+    if d.net.last > 0:  # every bias off by N alone (db = sum(dZ) without the 1/m, say)
+        for factor, what in ((1.0 / N, f"divided by N = {N}"), (float(N), f"times N = {N}")):
+            g = np.where(d.weights, data, data * factor)
+            yield (KnownBug("biases-scaled", f"every bias gradient {what}",
+                            f"scale the bias gradients as the weights': {fix}", fix),), g
     delta = code.output_delta()
     red_fix = fix if d.layout == "columns" else delta
     if d.reduction == "mean-all":  # a gradient C x too large: N alone, before a factor of 2
@@ -133,7 +138,7 @@ def _data_variants(d: Described, mats: list[Array], code: Coder,
                         f"multiply in the order that gives the weights' own layout: {fix}",
                         fix),), g
     for layer in range(d.net.last + 1):
-        idx, grads_fix = _layer_entries(d, layer), code.weight_grads(layer + 1)
+        idx, grads_fix = layer_entries(d, layer), code.weight_grads(layer + 1)
         delta = code.hidden_delta(layer + 1) if layer < d.net.last else code.output_delta()
         w_idx, b_idx = idx[d.weights[idx]], idx[~d.weights[idx]]
         parts = (("layer", idx), ("weights", w_idx), ("bias", b_idx)) if d.net.last > 0 \

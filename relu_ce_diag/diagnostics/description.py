@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from relu_ce_diag.diagnostics.catalogue import candidates, closest
+from relu_ce_diag.diagnostics.catalogue import candidates, closest, layer_entries
 from relu_ce_diag.diagnostics.context import Context
 from relu_ce_diag.diagnostics.fixes import Coder
 from relu_ce_diag.diagnostics.registry import Finding, diagnostic, text
@@ -67,10 +67,24 @@ def catalogue_finding(ctx: Context) -> list[Finding]:
         return [Finding("no-known-bug", "info",
                         f"your df matches no catalogued formula: the closest is "
                         f"{m.candidate.name} at relative distance {m.distance:.2g} (the exact "
-                        f"gradient is {m.exact_distance:.2g} away)",
-                        f"for a {d.net.out} output with {d.net.loss} the correct output delta is "
-                        f"{correct}", data)]
+                        f"gradient is {m.exact_distance:.2g} away)", _no_bug_fix(ctx, correct),
+                        data)]
     return []
+
+
+def _no_bug_fix(ctx: Context, correct: str) -> str:
+    """Where to look when no catalogued formula fits: the output delta, unless every entry of
+    the output layer agrees (then the layers below it, with their correct formulas)."""
+    b = ctx.black
+    assert b is not None and b.fitted is not None
+    d = b.fitted
+    out = layer_entries(d, d.net.last)
+    if d.net.last == 0 or ctx.judged.mismatched[out].any():
+        return f"for a {d.net.out} output with {d.net.loss} the correct output delta is {correct}"
+    code = Coder(d, b.language)
+    return (f"the output layer is right, and so is its delta ({correct}); compare the layers "
+            f"below it with the correct formulas: {code.hidden_deltas()}; "
+            f"{code.all_weight_grads()}")
 
 
 @diagnostic(
@@ -89,11 +103,11 @@ def mismatch_finding(ctx: Context) -> list[Finding]:
     if fitted is not None:
         notes = []
         if fitted.reduction != d.reduction:
-            notes.append("the reduction fitted to your loss")
+            notes.append("the reduction")
         if fitted.l2 and fitted.l2_form != d.l2_form:
-            notes.append(f"fitted to your loss: the L2 term {fitted.l2_form}")
-        return [Finding("description", "info",
-                        f"read as: {fitted.words()}" + (f" ({'; '.join(notes)})" if notes else ""),
+            notes.append(f"the L2 term {fitted.l2_form}")
+        fitted_words = f" (fitted to your loss: {' and '.join(notes)})" if notes else ""
+        return [Finding("description", "info", f"read as: {fitted.words()}{fitted_words}",
                         "", (("layout", fitted.layout), ("reduction", fitted.reduction),
                              ("l2", fitted.l2), ("l2_form", fitted.l2_form)))]
     described = loss_of(d, ctx.W)

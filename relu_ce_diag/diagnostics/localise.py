@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -81,6 +82,43 @@ def _factor(r: float, N: int) -> str:
     return f"{r:.4g}"
 
 
+def lines(bad: Array, block: Block) -> str:
+    """Name the mismatched entries of a 2-D block when they are whole columns (or whole rows)
+    and fewer than all: ``column 0`` (a bias column regularised, say), else ''."""
+    if len(block.shape) != 2 or min(block.shape) < 2 or not bad.any():
+        return ""
+    order: Literal["C", "F"] = "F" if block.order == "F" else "C"
+    m = bad.reshape(block.shape, order=order)
+    for axis, word in ((0, "column"), (1, "row")):
+        whole, some = m.all(axis=axis), m.any(axis=axis)
+        if np.array_equal(whole, some) and 0 < whole.sum() <= whole.size // 2:
+            idx = np.flatnonzero(whole)
+            return f"{word}{'s' if idx.size > 1 else ''} {', '.join(map(str, idx[:6]))}" + \
+                (" ..." if idx.size > 6 else "")
+    return ""
+
+
+def _wrong_block(f: BlockFit, mismatched: Array) -> str:
+    """``W1 (24 of 24)``, or ``Theta1 (5 of 25: column 0 only)``."""
+    only = lines(mismatched[f.block.slice], f.block)
+    return f"{f.block.name} ({f.bad} of {f.block.size}{f': {only} only' if only else ''})"
+
+
+def _bias_columns(wrong: list[BlockFit], mismatched: Array) -> tuple[str, str]:
+    """Every wrong block wrong in its first column alone (or its last alone): the bias
+    column of a layout with the bias inside the weight matrix (Theta1 = [b, W])."""
+    cols = {lines(mismatched[f.block.slice], f.block) for f in wrong}
+    last = {f"column {f.block.shape[-1] - 1}" for f in wrong if len(f.block.shape) == 2}
+    if cols == {"column 0"} or (len(cols) == 1 and cols == last):
+        which = "first" if cols == {"column 0"} else "last"
+        return (f"only the {which} column of each is wrong: the bias column when the bias "
+                "is inside the weight matrix",
+                "the bias column's gradient: the L2 term skips it when the loss does (MATLAB "
+                "Theta1_grad(:, 2:end) for a bias-first Theta1), and its delta is the plain "
+                "sum over the samples")
+    return "", ""
+
+
 def fits(ctx: Context) -> list[BlockFit]:
     """Fit every block of a checked cell's layout."""
     j = ctx.judged
@@ -113,10 +151,42 @@ def _ranges(mask: Array, layout: Layout) -> list[str]:
     return out
 
 
+def _named(r: float, N: int) -> bool:
+    """True when r is one of the factors ``_factor`` names (-1, 2, 1/2, N, 1/N)."""
+    return any(abs(r - v) <= 1e-6 * abs(v) for v in (-1.0, 2.0, 0.5, float(N), 1.0 / N))
+
+
+def _exact(wrong: list[BlockFit], N: int, tol: float) -> list[BlockFit]:
+    """The wrong blocks off by one constant factor. A block of one entry always fits some
+    factor, so it counts only when its factor is one a larger block shows too, or one with
+    a name (2, -1, N, ...): a lone bias of an output unit is not evidence of a factor."""
+    fit = [f for f in wrong if f.misfit <= tol and np.isfinite(f.ratio) and f.ratio != 0]
+    seen = [f.ratio for f in fit if f.block.size > 1]
+    return [f for f in fit if f.block.size > 1 or _named(f.ratio, N)
+            or any(abs(f.ratio - r) <= 1e-6 * abs(r) for r in seen)]
+
+
+def samples(ctx: Context) -> int:
+    """The number of samples N: the described network's, else read from X and the targets
+    (samples as rows, or as columns when only X's second axis matches them)."""
+    b = ctx.black
+    d = None if b is None else (b.fitted or b.described)
+    if d is not None:
+        return d.samples
+    X, Y = np.shape(ctx.X), np.shape(ctx.Y)
+    if len(X) != 2:
+        return int(X[0]) if X else 1
+    if len(Y) == 2 and X[1] == Y[1] and X[0] != Y[0]:
+        return int(X[1])
+    if len(Y) == 1 and X[1] == Y[0] and X[0] != Y[0]:
+        return int(X[1])
+    return int(X[0])
+
+
 def _pattern(fitted: list[BlockFit], N: int, tol: float) -> tuple[str, str]:
     """Return (what the pattern of wrong blocks says, where to look)."""
     wrong = [f for f in fitted if f.wrong]
-    exact = [f for f in wrong if f.misfit <= tol and np.isfinite(f.ratio) and f.ratio != 0]
+    exact = _exact(wrong, N, tol)
     if wrong and len(exact) == len(wrong) and len({round(f.ratio, 9) for f in exact}) == 1 \
             and len(wrong) == len(fitted):
         r = exact[0].ratio
@@ -152,8 +222,8 @@ def _pattern(fitted: list[BlockFit], N: int, tol: float) -> tuple[str, str]:
         if bad_layers and max(by) not in bad_layers:
             names = "/".join(f.block.name for k in bad_layers for f in by[k].values())
             return (f"the output layer is right; the error enters at {names}",
-                    "the hidden layer's delta: its activation derivative (the mask of relu), "
-                    "the sum back through the weights above, or its sign")
+                    "the hidden layer's delta: its activation derivative (for relu, the mask "
+                    "z > 0), the sum back through the weights above, or its sign")
     if exact:
         parts = [f"{f.block.name} is {_factor(f.ratio, N)} x the numerical gradient"
                  for f in exact]
@@ -180,17 +250,18 @@ def localisation(ctx: Context) -> list[Finding]:
     if not j.mismatched.any() or not j.finite.any():  # nothing to fit (see non-finite)
         return []
     fitted = fits(ctx)
-    N = int(np.shape(ctx.X)[0]) if np.ndim(ctx.X) else 1
+    N = samples(ctx)
     tol = EXACT["float32" if ctx.black is not None and ctx.black.precision == "float32"
                 or ctx.W.dtype == np.float32 else "float64"]
     what, look = _pattern(fitted, N, tol)
     wrong = [f for f in fitted if f.wrong]
+    if not what and wrong and len(ctx.layout.blocks) > 1:
+        what, look = _bias_columns(wrong, j.mismatched)
     if len(ctx.layout.blocks) == 1:
         where = "mismatched entries: " + listing(_ranges(j.mismatched, ctx.layout), 6)
     else:
         right = [f.block.name for f in fitted if not f.wrong]
-        where = ("wrong: " + ", ".join(f"{f.block.name} ({f.bad} of {f.block.size})"
-                                       for f in wrong)
+        where = ("wrong: " + ", ".join(_wrong_block(f, j.mismatched) for f in wrong)
                  + ("; right: " + ", ".join(right) if right else ""))
     return [Finding(
         "localisation", "info", where + (f"; {what}" if what else ""),

@@ -24,6 +24,12 @@ def _layers(point: Point) -> dict[int, dict[str, int]]:
     out: dict[int, dict[str, int]] = {}
     for k, b in enumerate(point.layout.blocks):
         m = re.fullmatch(r"([WwBb])_?(\d+)", b.name)
+        if m is None and re.fullmatch(r"(?i)theta_?\d+", b.name):
+            raise OptionError("--layout", b.name, "a layout relu-diag can describe; Theta1 "
+                              "Theta2 (bias as the first column) is not one, so check the "
+                              "function undescribed (without --act, --out, --loss, --l2): "
+                              "the check and the localisation by Theta1, Theta2 need no "
+                              "description")
         if m is None:
             raise OptionError("--layout", b.name, "parameters named by layer, such as W1 b1 W2 "
                               "b2 (cs231n, columns) or w1 w2 (seed), to describe the network")
