@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from relu_ce_diag import check_function
 from relu_ce_diag.cli import main
-from relu_ce_diag.errors import OptionError, UserFunctionError
+from relu_ce_diag.errors import UserFunctionError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_octave_matfile import NEEDS_OCTAVE, matrix, write_mat  # noqa: E402
@@ -255,18 +255,25 @@ def test_a_regularised_bias_column_is_localised_to_column_0() -> None:
     assert "the bias column" in loc.message and "2:end" in loc.fix
 
 
-def test_describing_theta_blocks_is_refused_with_advice_that_works() -> None:
-    """Theta1 Theta2 cannot be described (the bias is the first column): one line that says
-    to check undescribed, and that check, followed literally, runs."""
+def test_described_theta_blocks_are_read_as_the_theta_layout() -> None:
+    """Theta1 Theta2 (bias first) described as sigmoid + ce with lambda: the right function
+    matches the exact gradient (mean over m, lam/(2m) over every column but the bias), and
+    the bias column regularised too is named, with the NumPy fix in ex4's names."""
     params, X, y = _theta_case()
-    with pytest.raises(OptionError, match="check the function undescribed") as info:
-        check_function(_nn_cost(True), params, X, y, act="sigmoid", loss="ce", l2=1.0)
-    assert "\n" not in str(info.value)
-    assert check_function(_nn_cost(True), params, X, y).status == "fail"
+    ok = check_function(_nn_cost(False), params, X, y, act="sigmoid", loss="ce", l2=1.0)
+    assert ok.status == "pass" and "matches-exact" in _ids(ok)
+    words = _finding(ok, "description").message
+    assert "theta layout" in words and "the bias as the first column" in words
+    assert "mean over the 10 samples" in words and "lam/(2N)*sum(W^2)" in words
+    bad = check_function(_nn_cost(True), params, X, y, act="sigmoid", loss="ce", l2=1.0)
+    kb = _finding(bad, "known-bug")
+    assert dict(kb.data)["match"] == "l2-on-biases", kb.message
+    assert "Theta1_grad = (d2.T @ a1) / m + (1 / m) * np.hstack(" in dict(kb.data)["code"]
 
 
-def test_theta_refusal_on_the_command_line_is_exit_2(tmp_path: Path) -> None:
-    """The same refusal through the CLI: exit 2, one line, no traceback."""
+def test_theta_blocks_described_as_another_layout_is_exit_2(tmp_path: Path) -> None:
+    """--layout seed for Theta1 Theta2: exit 2, one line naming --layout theta, no
+    traceback."""
     params, X, y = _theta_case()
     (tmp_path / "nn.py").write_text(
         "import numpy as np\n"
@@ -277,11 +284,12 @@ def test_theta_refusal_on_the_command_line_is_exit_2(tmp_path: Path) -> None:
     np.savez(tmp_path / "case.npz", X=X, y=y, **params)
     res = CliRunner().invoke(main, ["check", "--fn", str(tmp_path / "nn.py:cost"), "--data",
                                     str(tmp_path / "case.npz"), "--act", "sigmoid", "--loss",
-                                    "ce"])
+                                    "ce", "--layout", "seed"])
     assert res.exit_code == 2
     err = [line for line in res.stderr.splitlines() if "error" in line]
     assert len(err) == 1 and "Traceback" not in res.output + res.stderr
-    assert re.search(r"Theta1 Theta2 \(bias as the first column\) is not one", err[0])
+    assert re.search(r"Theta1 Theta2 \(bias as the first column\) are the theta layout: "
+                     r"--layout theta", err[0])
 
 
 # --- the same through GNU Octave: nnCostFunction.m with the sizes saved in the .mat ---------

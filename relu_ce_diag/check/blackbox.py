@@ -40,7 +40,7 @@ from relu_ce_diag.check.pipeline import (
 )
 from relu_ce_diag.check.probe import Precision, detect_precision, require_deterministic
 from relu_ce_diag.errors import UserFunctionError
-from relu_ce_diag.model.described import Described, fit
+from relu_ce_diag.model.described import Described, fit, theta_layout
 from relu_ce_diag.model.precision import STEP
 from relu_ce_diag.numeric.compare import ROUNDOFF_FACTOR
 from relu_ce_diag.numeric.directions import direction_rng, random_directions
@@ -254,8 +254,10 @@ def check_function(host: Host, *, step: float | None = None,
         return Checked(f"{label} [{directions} directions]", spec, base.f, src.df, exact, W,
                        point.X, point.Y, None, "directions", j, status, reason, black=info,
                        extra=(("directions", directions), ("seed", seed)))
-    layout = (described.net.layout if described is not None and not point.named
-              else point.layout)
+    layout = (theta_layout(described.net) if described is not None and
+              described.layout == "theta" and len(point.layout.blocks) == 1
+              else described.net.layout if described is not None and not point.named
+              else point.layout)  # a flat [Theta1(:); Theta2(:)] is named by its Thetas
     return Checked(label, spec, base.f, src.df, exact, W, point.X, point.Y, layout, "entries",
                    j, status, reason, black=info)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from relu_ce_diag.check.calling import Call
 from relu_ce_diag.check.host import Done
-from relu_ce_diag.check.octave_code import MFile, names_used, octave_point, read_mfile
+from relu_ce_diag.check.octave_code import MFile, call_sizes, names_used, octave_point, read_mfile
 from relu_ce_diag.check.octave_driver import BIND, BIND_NAME
 from relu_ce_diag.check.octave_session import (
     FULL,
@@ -247,6 +248,7 @@ def open_octave(calling: Calling, data: str) -> OctaveHost:
     mfile = read_mfile(calling)
     arrays = read_arrays(data)
     point = octave_point(arrays, data, names_used(calling.call or ""))
+    point = replace(point, call_sizes=call_sizes(calling.call or "", arrays))
     expr = mfile.expr or f"{mfile.name}(W, X, {point.target})"
     session = Session(find_octave(calling.ref), calling.ref, calling.timeout)
     host = OctaveHost(session, point, calling.ref)

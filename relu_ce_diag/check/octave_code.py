@@ -100,6 +100,25 @@ def names_used(expr: str) -> set[str]:
     return set(_NAME.findall(_STRING.sub(" ", expr)))
 
 
+def call_sizes(expr: str, arrays: Mapping[str, Array]) -> tuple[int, ...]:
+    """Return the layer sizes a call such as ``nnCostFunction(W, 400, 25, 10, X, y, lam)``
+    passes between W and X (whole numbers >= 1, written or scalars of the data file), at
+    least two of them; () for any other call."""
+    m = re.fullmatch(r"\s*\w+\s*\((.*)\)\s*;?\s*", _STRING.sub(" ", expr))
+    args = [a.strip() for a in m.group(1).split(",")] if m else []
+    if len(args) < 4 or args[0] != "W" or "X" not in args:
+        return ()
+    sizes = []
+    for a in args[1:args.index("X")]:
+        value = (float(a) if re.fullmatch(r"\d+(\.0*)?", a) else
+                 float(np.asarray(arrays[a]).reshape(-1)[0])
+                 if a in arrays and np.size(arrays[a]) == 1 else 0.0)
+        if value < 1 or value != int(value):
+            return ()
+        sizes.append(int(value))
+    return tuple(sizes) if len(sizes) >= 2 else ()
+
+
 def octave_point(arrays: Mapping[str, Array], source: str, used: set[str]) -> Point:
     """Split a data file's arrays for an Octave function: the variables the expression uses
     (besides W, X, Y, y) are passed as they are; the rest are the parameters, W or named

@@ -132,7 +132,9 @@ DESCRIPTION_OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--layout", type=Name(LAYOUTS), default=None,
                  help="With --fn: how the parameters are laid out (seed: the seed's W; cs231n: "
                       "W1 (D, H), b1 (H,), X (N, D); columns: W1 (n1, n0), b1 (n1, 1), X (n0, "
-                      "m)) [default: detected from names and shapes]."),
+                      "m); theta: the ML course's Theta1 (n1, n0 + 1) with the bias first, "
+                      "W = [Theta1(:); Theta2(:)], X (m, n0), labels 1..K) [default: "
+                      "detected from names and shapes, or the sizes a --call passes]."),
     click.option("--reduction", type=Name(REDUCTIONS), default=None,
                  help="With --fn: the loss sums or averages over the samples, or averages over "
                       "every output element as np.mean of an (N, C) array does (mean-all) "

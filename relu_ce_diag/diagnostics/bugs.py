@@ -149,7 +149,7 @@ def _hidden_bugs(d: Described, fw: Forward, W: Array, code: Coder,
         s0 = net.leaky_slope
         for s in sorted({0.0, 1.0, s0 * 10, s0 / 10} - {s0}):
             n2 = replace(net, leaky_slope=s)
-            both = f"{code.output_delta()}; {correct}" if net.out_act.uses_slope else correct
+            both = code.join(code.output_delta(), correct) if net.out_act.uses_slope else correct
             yield (KnownBug("wrong-leaky-slope", f"leaky-relu derivatives with slope {s:g} for "
                             f"z <= 0 instead of {s0:g}", f"use {s0:g} where z <= 0: {both}",
                             both),

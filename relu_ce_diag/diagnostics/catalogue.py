@@ -56,7 +56,9 @@ def _penalties(d: Described, W: Array, code: Coder) -> list[tuple[tuple[KnownBug
     out = [((), right), (bug("l2-missing", "the gradient without its L2 term"), 0 * right),
            (bug("l2-factor", "the L2 term's gradient twice too large"), 2 * right),
            (bug("l2-factor", "the L2 term's gradient half too small"), 0.5 * right),
-           (bug("l2-on-biases", "the L2 term's gradient on the biases too"), every)]
+           (bug("l2-on-biases", "the L2 term's gradient on the biases too" + (
+               " (each Theta's first column regularised)" if d.layout == "theta" else "")),
+            every)]
     if d.net.last > 0:
         for layer in range(d.net.last + 1):
             idx = layer_entries(d, layer)
@@ -122,7 +124,7 @@ def _data_variants(d: Described, mats: list[Array], code: Coder,
             yield (KnownBug("biases-scaled", f"every bias gradient {what}",
                             f"scale the bias gradients as the weights': {fix}", fix),), g
     delta = code.output_delta()
-    red_fix = fix if d.layout == "columns" else delta
+    red_fix = fix if d.layout in ("columns", "theta") else delta
     if d.reduction == "mean-all":  # a gradient C x too large: N alone, before a factor of 2
         yield from _reduction_variants(d, data, red_fix)
     for factor, words in ((2.0, "twice"), (0.5, "half")):
@@ -144,7 +146,7 @@ def _data_variants(d: Described, mats: list[Array], code: Coder,
         parts = (("layer", idx), ("weights", w_idx), ("bias", b_idx)) if d.net.last > 0 \
             else (("weights", w_idx), ("bias", b_idx))
         for part, where in parts:
-            fix = f"{delta}; {grads_fix}" if part == "layer" else grads_fix
+            fix = code.join(delta, grads_fix) if part == "layer" else grads_fix
             for factor, what in ((1.0 / N, f"divided by N = {N}"), (float(N), f"times N = {N}")):
                 g = data.copy()
                 g[where] *= factor

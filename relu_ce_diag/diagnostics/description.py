@@ -137,8 +137,8 @@ text(
     fired_by="known-bug")
 text(
     "description", "how relu-diag read the described network",
-    "The layout of the parameters (seed, cs231n or columns: detected from the names and "
-    "shapes, or --layout), the sizes, the activations and loss, the reduction over the "
+    "The layout of the parameters (seed, cs231n, columns or theta: detected from the names "
+    "and shapes, or --layout), the sizes, the activations and loss, the reduction over the "
     "samples (sum, mean, or mean-all: the mean over every output element as np.mean takes "
     "it) and the L2 term, as fitted to the loss the function returns.",
     "Nothing to fix; pass --layout, --reduction or --l2 to say otherwise.",

@@ -10,6 +10,10 @@ Each layout has its conventional names, which the printed fixes use (and the doc
   ``dz2`` the deltas, ``grads['W1']``, ``grads['b1']`` the gradients.
 * ``columns`` (NumPy, course style): ``A0 = X``, ``Z1 = W1 @ A0 + b1``, ``A1``, ..., ``Y``,
   ``m`` the samples, ``dZ1``, ``dZ2`` the deltas (without 1/m), ``dW1``, ``db1``.
+* ``theta`` (MATLAB or NumPy, the ML course's ex4): ``a1 = [ones(m, 1) X]``,
+  ``z2 = a1 * Theta1'``, ``a2 = [ones(m, 1) sigmoid(z2)]``, ``z3``, ``a3`` the output, ``Y``
+  the one-hot targets, ``m`` the samples, ``d3``, ``d2`` the deltas (without 1/m),
+  ``sigmoidGradient(z2)``, ``Theta1_grad``, ``Theta2_grad``, ``grad``.
 
 Every line is exact for the loss as computed (the clamp included) and safe at y = 0 or 1 and
 at relu's zeros (no 0/0).
@@ -17,6 +21,9 @@ at relu's zeros (no 0/0).
 
 from __future__ import annotations
 
+import numpy as np
+
+from relu_ce_diag.model.activations import Activation
 from relu_ce_diag.model.described import Described
 from relu_ce_diag.model.network import delta_code
 
@@ -26,7 +33,7 @@ class Coder:
 
     def __init__(self, d: Described, lang: str = "numpy") -> None:
         self.d, self.net, self.layout = d, d.net, d.layout
-        self.lang = lang if d.layout == "seed" else "numpy"
+        self.lang = lang if d.layout in ("seed", "theta") else "numpy"
         self.L = len(d.net.sizes) - 1  # weight layers
         self.end = ";" if self.lang == "matlab" else ""
 
@@ -34,6 +41,8 @@ class Coder:
         """Return the L2 term of weight layer l's gradient, '' without L2."""
         if not self.d.l2:
             return ""
+        if self.layout == "theta":
+            return _theta_l2(self.d, l, self.lang)
         c = 2 * self.d.l2_scale * self.d.l2 * (self.d.samples if _per_n(self.d) else 1)
         per = (" / N" if self.layout != "columns" else " / m") if _per_n(self.d) else ""
         w = f"w{l}" if self.layout == "seed" else f"W{l}"
@@ -46,7 +55,7 @@ class Coder:
         """The division of the loss's reduction: '' for a sum, ' / N' (' / m' in the columns
         layout) for a mean over the samples, ' / Y.size' for a mean over every element."""
         if self.d.reduction == "mean":
-            return " / m" if self.layout == "columns" else " / N"
+            return " / m" if self.layout in ("columns", "theta") else " / N"
         if self.d.reduction == "mean-all":
             return " / numel(Y)" if self.lang == "matlab" else " / Y.size"
         return ""
@@ -56,11 +65,12 @@ class Coder:
         L, net = self.L, self.net
         names = {"seed": (f"d{L + 1}", f"z{L + 1}", "y", "Y"),
                  "cs231n": (f"dz{L}", f"z{L}", "out", "Y"),
-                 "columns": (f"dZ{L}", f"Z{L}", f"A{L}", "Y")}[self.layout]
+                 "columns": (f"dZ{L}", f"Z{L}", f"A{L}", "Y"),
+                 "theta": (f"d{L + 1}", f"z{L + 1}", f"a{L + 1}", "Y")}[self.layout]
         code = delta_code(net, self.lang, rows_sum_to_one, names)
         if self.layout == "columns" and "sum(axis=1, keepdims" in code:
             code = code.replace("sum(axis=1, keepdims", "sum(axis=0, keepdims")  # rows are units
-        if self.d.reduction != "sum" and self.layout != "columns":
+        if self.d.reduction != "sum" and self.layout not in ("columns", "theta"):
             head, _, last = code.rpartition("; ") if "; " in code else ("", "", code)
             target, _, expr = last.partition(" = ")
             expr = expr.rstrip(";")
@@ -77,6 +87,8 @@ class Coder:
             if self.lang == "matlab":
                 return f"{d} = {up} * w{k + 1}(:, 1:end-1) .* {dz};"
             return f"{d} = ({up} @ w{k + 1}[:, :-1]) * {dz}"
+        if self.layout == "theta":
+            return _theta_hidden(self, k, act)
         if self.layout == "cs231n":
             dz = act.derivative_code("numpy", "", f"z{k}", net.leaky_slope, from_z=True)
             return f"dz{k} = (dz{k + 1} @ W{k + 1}.T) * {dz}"
@@ -85,7 +97,7 @@ class Coder:
 
     def hidden_deltas(self) -> str:
         """Every hidden delta, top down."""
-        return "; ".join(self.hidden_delta(k) for k in range(self.L - 1, 0, -1))
+        return self.join(*(self.hidden_delta(k) for k in range(self.L - 1, 0, -1)))
 
     def weight_grads(self, l: int) -> str:
         """The gradients of weight layer l (1-based): its weights and its bias."""
@@ -94,6 +106,11 @@ class Coder:
             if self.lang == "matlab":
                 return f"df{l} = d{l + 1}' * {a}{self._l2(l)};"
             return f"df{l} = d{l + 1}.T @ {a}{self._l2(l)}"
+        if self.layout == "theta":
+            t = "'" if self.lang == "matlab" else ".T"
+            mul = " * " if self.lang == "matlab" else " @ "
+            return (f"Theta{l}_grad = (d{l + 1}{t}{mul}a{l}){self._per_sample()}"
+                    f"{self._l2(l)}{self.end}")
         if self.layout == "cs231n":
             return (f"grads['W{l}'] = h{l - 1}.T @ dz{l}{self._l2(l)}; "
                     f"grads['b{l}'] = dz{l}.sum(axis=0)")
@@ -103,15 +120,46 @@ class Coder:
 
     def all_weight_grads(self) -> str:
         """The gradients of every layer."""
-        return "; ".join(self.weight_grads(l) for l in range(1, self.L + 1))
+        return self.join(*(self.weight_grads(l) for l in range(1, self.L + 1)))
+
+    def join(self, *lines: str) -> str:
+        """Join lines of code into one: ``a; b`` (MATLAB: ``a; b;``, no ``;;``)."""
+        if self.lang != "matlab":
+            return "; ".join(lines)
+        return "; ".join(line.rstrip(";") for line in lines) + ";"
 
     def flatten(self) -> str:
-        """The seed's gradient vector, column-major."""
-        parts = [f"df{l}" for l in range(1, self.L + 1)]
+        """The seed's gradient vector, column-major (the theta layout's ``grad``)."""
+        name, parts = "df", [f"df{l}" for l in range(1, self.L + 1)]
+        if self.layout == "theta":
+            name, parts = "grad", [f"Theta{l}_grad" for l in range(1, self.L + 1)]
         if self.lang == "matlab":
-            return "df = [" + "; ".join(f"{p}(:)" for p in parts) + "];"
-        return "df = np.concatenate([" + ", ".join(f'{p}.ravel(order="F")' for p in parts) + "])"
+            return f"{name} = [" + "; ".join(f"{p}(:)" for p in parts) + "];"
+        raveled = ", ".join(f'{p}.ravel(order="F")' for p in parts)
+        return f"{name} = np.concatenate([{raveled}])"
 
 
 def _per_n(d: Described) -> bool:
     return d.l2_form.startswith(("lam/(2N)", "lam/N"))
+
+
+def _theta_l2(d: Described, l: int, lang: str) -> str:
+    """The L2 term of Theta_l's gradient: every column but the first (the bias)."""
+    c = 2 * d.l2_scale * d.l2 * (d.samples if _per_n(d) else 1)
+    per = " / m" if _per_n(d) else ""
+    t = f"Theta{l}"
+    w = (f"[zeros(size({t}, 1), 1) {t}(:, 2:end)]" if lang == "matlab" else
+         f"np.hstack([np.zeros(({t}.shape[0], 1)), {t}[:, 1:]])")
+    return f" + ({np.format_float_positional(c, trim='-')}{per}) * {w}"
+
+
+def _theta_hidden(code: Coder, k: int, act: Activation) -> str:
+    """The delta of hidden layer k in the theta layout: ``d2 = (d3 * Theta2(:, 2:end)) .*
+    sigmoidGradient(z2);`` (ex4's helper for a sigmoid; the derivative written out else)."""
+    z, d, up = f"z{k + 1}", f"d{k + 1}", f"d{k + 2}"
+    if code.lang == "matlab":
+        dz = (f"sigmoidGradient({z})" if act.name == "sigmoid" else
+              act.derivative_code("matlab", "", z, code.net.leaky_slope, from_z=True))
+        return f"{d} = ({up} * Theta{k + 1}(:, 2:end)) .* {dz};"
+    dz = act.derivative_code("numpy", "", z, code.net.leaky_slope, from_z=True)
+    return f"{d} = ({up} @ Theta{k + 1}[:, 1:]) * {dz}"

@@ -1,10 +1,13 @@
 """A user's network as relu-diag understands it: the seed-layout ``Net``, where each of its
 entries sits in the user's own parameters, and how the user's loss wraps the network's.
 
-Three layouts are known. ``seed``: the seed's MATLAB layout, w_l (n_l, n_{l-1} + 1) with the
+Four layouts are known. ``seed``: the seed's MATLAB layout, w_l (n_l, n_{l-1} + 1) with the
 bias as the last column, flat and column-major (or as named blocks ``w1 w2``). ``cs231n``:
 ``W1`` (D, H), ``b1`` (H,), ..., X (N, D), integer labels y (N,) or one-hot Y (N, C).
 ``columns`` (course style): ``W1`` (n_1, n_0), ``b1`` (n_1, 1), ..., X (n_0, m), Y (n_L, m).
+``theta`` (the ML course's ex4): ``Theta1`` (n_1, n_0 + 1), ``Theta2``, ... with the bias as
+the FIRST column, as named blocks or unrolled ``W = [Theta1(:); Theta2(:)]``, X (m, n_0),
+labels y in 1..K (or one-hot Y (m, K)); the L2 term skips the bias column.
 The user's loss is ``reduction`` (sum; mean over the N samples; or ``mean-all``, the mean over
 every output element, N x C, as ``np.mean`` of an (N, C) array takes it) of the network's loss plus
 an L2 penalty ``l2_scale * l2 * sum(w^2)`` over the weights (not the biases).
@@ -16,10 +19,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from relu_ce_diag.model.layout import Block, Layout
 from relu_ce_diag.model.network import Net, backprop, forward
 
 Array = np.ndarray
-LAYOUTS = ("seed", "cs231n", "columns")
+LAYOUTS = ("seed", "cs231n", "columns", "theta")
 REDUCTIONS = ("sum", "mean", "mean-all")
 # The L2 conventions people write: 0.5 * lam * sum(W^2), lam * sum(W^2), and both over N.
 L2_FORMS = {"0.5*lam*sum(W^2)": (0.5, False), "lam*sum(W^2)": (1.0, False),
@@ -93,7 +97,10 @@ class Described:
         red = reduction_words(self)
         l2 = f" plus {self.l2_form} with lam = {self.l2:g}" if self.l2 else ""
         sizes = "-".join(map(str, self.net.sizes))
-        return (f"{self.layout} layout, {sizes}, {self.net.act} hidden, {self.net.out} output, "
+        layout = self.layout + (" layout (Theta_l (n_l, n_{l-1} + 1), the bias as the first "
+                                "column and not regularised, unrolled column-major)"
+                                if self.layout == "theta" else " layout")
+        return (f"{layout}, {sizes}, {self.net.act} hidden, {self.net.out} output, "
                 f"{self.net.loss} as {red}{l2}")
 
 
@@ -137,3 +144,14 @@ def seed_described(net: Net, X: Array, Y: Array) -> Described:
         weights[b.slice] = b.name.startswith("w")
     return Described(net, "seed", np.arange(P), weights, np.asarray(X, dtype=np.float64),
                      np.asarray(Y, dtype=np.float64))
+
+
+def theta_layout(net: Net) -> Layout:
+    """Return the named blocks of a flat ``[Theta1(:); Theta2(:); ...]``: Theta_l
+    (n_l, n_{l-1} + 1), column-major, one after the other."""
+    blocks, start = [], 0
+    for k in range(1, len(net.sizes)):
+        shape = (net.sizes[k], net.sizes[k - 1] + 1)
+        blocks.append(Block(f"Theta{k}", shape, start, "F"))
+        start += shape[0] * shape[1]
+    return Layout(tuple(blocks))

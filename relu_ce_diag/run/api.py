@@ -66,7 +66,7 @@ def check_function(fn: Callable[..., object], params: Array | Mapping[str, Array
 
     ``args`` are extra arguments passed by name; ``grad`` a separate gradient function (then
     ``fn`` may return the loss alone). With any of ``act``, ``out``, ``loss``, ``eps``,
-    ``hidden``, ``layout`` (seed|cs231n|columns, detected from names and shapes if not
+    ``hidden``, ``layout`` (seed|cs231n|columns|theta, detected from names and shapes if not
     given), ``reduction`` (sum|mean|mean-all), ``l2`` (lambda; ``l2_form`` one of
     ``model.described.L2_FORMS``) the network is taken as described: the flat seed layout's
     entries get names like ``w1[3, 5]``, and df is compared with a catalogue of known wrong

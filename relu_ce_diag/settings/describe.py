@@ -15,6 +15,7 @@ from relu_ce_diag.model.losses import MATLAB_EPS
 from relu_ce_diag.model.network import Net
 from relu_ce_diag.settings.function import Description, describe_net, net_names
 from relu_ce_diag.settings.params import Point
+from relu_ce_diag.settings.theta import call_fits, theta_blocks, theta_perm, theta_sizes
 
 Array = np.ndarray
 
@@ -25,14 +26,11 @@ def _layers(point: Point) -> dict[int, dict[str, int]]:
     for k, b in enumerate(point.layout.blocks):
         m = re.fullmatch(r"([WwBb])_?(\d+)", b.name)
         if m is None and re.fullmatch(r"(?i)theta_?\d+", b.name):
-            raise OptionError("--layout", b.name, "a layout relu-diag can describe; Theta1 "
-                              "Theta2 (bias as the first column) is not one, so check the "
-                              "function undescribed (without --act, --out, --loss, --l2): "
-                              "the check and the localisation by Theta1, Theta2 need no "
-                              "description")
+            _theta_refused(point, b.name)
         if m is None:
             raise OptionError("--layout", b.name, "parameters named by layer, such as W1 b1 W2 "
-                              "b2 (cs231n, columns) or w1 w2 (seed), to describe the network")
+                              "b2 (cs231n, columns), w1 w2 (seed) or Theta1 Theta2 (theta), "
+                              "to describe the network")
         out.setdefault(int(m.group(2)), {})[m.group(1).lower()] = k
     if sorted(out) != list(range(1, len(out) + 1)):
         raise OptionError("--layout", ", ".join(b.name for b in point.layout.blocks),
@@ -40,8 +38,25 @@ def _layers(point: Point) -> dict[int, dict[str, int]]:
     return out
 
 
+def _theta_refused(point: Point, name: str) -> None:
+    """Raise for Theta blocks read in another layout, or beside other parameters."""
+    others = [b.name for b in point.layout.blocks if not re.fullmatch(r"(?i)theta_?\d+",
+                                                                        b.name)]
+    if others:
+        raise OptionError("--layout", ", ".join(b.name for b in point.layout.blocks),
+                          "Theta1 Theta2 ... alone as the parameters (the theta layout); "
+                          f"{', '.join(others)} are parameters too, as variables of the data "
+                          "file the --call expression does not use: use them in --call or "
+                          "leave them out of the file")
+    raise OptionError("--layout", name, "parameters named by layer for this layout; Theta1 "
+                      "Theta2 (bias as the first column) are the theta layout: --layout "
+                      "theta, or leave --layout out")
+
+
 def detect_layout(point: Point) -> str:
     """Return the layout the point's parameters are in, or raise naming the ambiguity."""
+    if theta_blocks(point) is not None or call_fits(point):
+        return "theta"
     if not point.named:
         return "seed"
     layers = _layers(point)
@@ -142,6 +157,8 @@ def describe_user(d: Description, point: Point, label: str = "--{}") -> Describe
     """Build the described network of a user's point (its reduction and L2 form as given or
     as defaults; ``model.described.fit`` settles them against the function's loss)."""
     layout = d.layout or detect_layout(point)
+    if layout == "theta":
+        return _theta(d, point, label)
     if layout == "seed" and not point.named:
         Y = np.asarray(point.Y, dtype=np.float64)
         net = describe_net(d, point.W.reshape(-1), np.asarray(point.X, dtype=np.float64), Y,
@@ -162,3 +179,16 @@ def describe_user(d: Description, point: Point, label: str = "--{}") -> Describe
         base = Described(net, layout, perm, weights, X, Y, square=square)
     return replace(base, reduction=d.reduction or "sum", l2=d.l2 or 0.0,
                    l2_form=d.l2_form or "lam*sum(W^2)")
+
+
+def _theta(d: Description, point: Point, label: str) -> Described:
+    """The ML course's ex4 layout (``settings.theta``): by default the mean over the m
+    samples and lambda/(2m) * sum(W^2) over every column but the bias, as ex4 writes them."""
+    sizes, places = theta_sizes(d, point)
+    act, out, loss = net_names(d, label)
+    net = Net(sizes, act, out, loss, MATLAB_EPS if d.eps is None else d.eps,
+              d.relu_grad_at_zero, d.leaky_slope)
+    perm, weights = theta_perm(sizes, places, point.W.size)
+    X, Y = _data(point, "theta", sizes[0], sizes[-1], label.format("data"))
+    return Described(net, "theta", perm, weights, X, Y, reduction=d.reduction or "mean",
+                     l2=d.l2 or 0.0, l2_form=d.l2_form or "lam/(2N)*sum(W^2)")

@@ -26,7 +26,9 @@ class Point:
     """Where a user's function is checked: ``params`` (None: the flat form with ``W``),
     the flat vector ``W`` (P,) and its ``layout``, the data ``X``, the targets ``Y`` (as
     stored: one-hot or labels) under the name ``target`` (``Y`` or ``y``), and the other
-    variables of the data file by name."""
+    variables of the data file by name; ``call_sizes`` are the layer sizes an Octave ``--call``
+    passes between W and X, as the ML course's ``nnCostFunction(W, 400, 25, 10, X, y, lam)``
+    does (empty: none)."""
 
     W: Array
     layout: Layout
@@ -36,6 +38,7 @@ class Point:
     params: tuple[str, ...] | None = None
     shapes: tuple[tuple[int, ...], ...] = ()
     others: tuple[tuple[str, Array], ...] = ()
+    call_sizes: tuple[int, ...] = ()
 
     @property
     def named(self) -> bool:
