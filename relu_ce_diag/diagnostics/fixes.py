@@ -33,7 +33,7 @@ class Coder:
 
     def __init__(self, d: Described, lang: str = "numpy") -> None:
         self.d, self.net, self.layout = d, d.net, d.layout
-        self.lang = lang if d.layout in ("seed", "theta") else "numpy"
+        self.lang = lang
         self.L = len(d.net.sizes) - 1  # weight layers
         self.end = ";" if self.lang == "matlab" else ""
 
@@ -68,8 +68,10 @@ class Coder:
                  "columns": (f"dZ{L}", f"Z{L}", f"A{L}", "Y"),
                  "theta": (f"d{L + 1}", f"z{L + 1}", f"a{L + 1}", "Y")}[self.layout]
         code = delta_code(net, self.lang, rows_sum_to_one, names)
-        if self.layout == "columns" and "sum(axis=1, keepdims" in code:
-            code = code.replace("sum(axis=1, keepdims", "sum(axis=0, keepdims")  # rows are units
+        if self.layout == "columns":  # units are rows, samples columns: sum over axis 0
+            code = code.replace("sum(axis=1, keepdims", "sum(axis=0, keepdims").replace(
+                f"sum({names[3]}, 2)", f"sum({names[3]}, 1)").replace(
+                f"sum(dLdy .* {names[2]}, 2)", f"sum(dLdy .* {names[2]}, 1)")
         if self.d.reduction != "sum" and self.layout not in ("columns", "theta"):
             head, _, last = code.rpartition("; ") if "; " in code else ("", "", code)
             target, _, expr = last.partition(" = ")
@@ -89,10 +91,13 @@ class Coder:
             return f"{d} = ({up} @ w{k + 1}[:, :-1]) * {dz}"
         if self.layout == "theta":
             return _theta_hidden(self, k, act)
+        z = f"z{k}" if self.layout == "cs231n" else f"Z{k}"
+        dz = act.derivative_code(self.lang, "", z, net.leaky_slope, from_z=True)
+        if self.lang == "matlab":
+            return (f"dz{k} = (dz{k + 1} * W{k + 1}') .* {dz};" if self.layout == "cs231n"
+                    else f"dZ{k} = (W{k + 1}' * dZ{k + 1}) .* {dz};")
         if self.layout == "cs231n":
-            dz = act.derivative_code("numpy", "", f"z{k}", net.leaky_slope, from_z=True)
             return f"dz{k} = (dz{k + 1} @ W{k + 1}.T) * {dz}"
-        dz = act.derivative_code("numpy", "", f"Z{k}", net.leaky_slope, from_z=True)
         return f"dZ{k} = (W{k + 1}.T @ dZ{k + 1}) * {dz}"
 
     def hidden_deltas(self) -> str:
@@ -111,10 +116,15 @@ class Coder:
             mul = " * " if self.lang == "matlab" else " @ "
             return (f"Theta{l}_grad = (d{l + 1}{t}{mul}a{l}){self._per_sample()}"
                     f"{self._l2(l)}{self.end}")
+        scale = self._per_sample()
+        if self.lang == "matlab":  # MATLAB's names: dW1, db1 in either layout
+            if self.layout == "cs231n":
+                return f"dW{l} = h{l - 1}' * dz{l}{self._l2(l)}; db{l} = sum(dz{l}, 1);"
+            return (f"dW{l} = dZ{l} * A{l - 1}'{scale}{self._l2(l)}; "
+                    f"db{l} = sum(dZ{l}, 2){scale};")
         if self.layout == "cs231n":
             return (f"grads['W{l}'] = h{l - 1}.T @ dz{l}{self._l2(l)}; "
                     f"grads['b{l}'] = dz{l}.sum(axis=0)")
-        scale = self._per_sample()
         return (f"dW{l} = dZ{l} @ A{l - 1}.T{scale}{self._l2(l)}; "
                 f"db{l} = np.sum(dZ{l}, axis=1, keepdims=True){scale}")
 
