@@ -13,7 +13,7 @@ from relu_ce_diag.errors import OptionError, ReluDiagError
 from relu_ce_diag.model.described import LAYOUTS, Described, seed_described
 from relu_ce_diag.model.layout import Block
 from relu_ce_diag.model.losses import MATLAB_EPS
-from relu_ce_diag.model.network import Net
+from relu_ce_diag.model.network import Net, hidden_from_size
 from relu_ce_diag.settings.function import Description, describe_net, net_names
 from relu_ce_diag.settings.params import Point
 from relu_ce_diag.settings.theta import call_fits, theta_blocks, theta_perm, theta_sizes
@@ -161,6 +161,40 @@ def _data(point: Point, layout: str, n_in: int, n_out: int, source: str) -> tupl
     return X, Y.astype(np.float64)
 
 
+def _seed_targets(d: Description, point: Point, label: str) -> Array:
+    """Return the targets (N, n_out) of the seed's flat W: Y as given, or integer labels y
+    (N,) one-hot with the number of classes for which W's size fits a network (0-based
+    labels, or 1-based as MATLAB writes them)."""
+    Y = np.asarray(point.Y)
+    if Y.ndim == 2 and Y.shape[1] > 1:
+        return Y.astype(np.float64)
+    y = Y.reshape(-1)
+    n_in, P = np.asarray(point.X).shape[-1], point.W.size
+    integral = y.size > 0 and bool(np.all(np.isfinite(y)) and np.all(y == np.round(y)))
+    if not integral or Y.ndim == 2 and _fits(d, P, n_in, 1):
+        return y.reshape(-1, 1).astype(np.float64)
+    top, one_based = int(y.max()), bool(y.min() >= 1)
+    tried = [top + 1, top] if one_based else [top + 1]
+    classes = [K for K in tried if K > 1 and _fits(d, P, n_in, K)]
+    if classes:
+        return _onehot(y, classes[0], label.format("data"))
+    if d.hidden is not None and top >= 1 and Y.ndim == 1:
+        raise OptionError(label.format("hidden"), ",".join(map(str, d.hidden)),
+                          f"widths whose network has {P} parameters like W, for {n_in} inputs "
+                          f"and the {' or '.join(map(str, tried))} classes of the labels y")
+    return y.reshape(-1, 1).astype(np.float64)  # one output; describe_net names a misfit
+
+
+def _fits(d: Description, P: int, n_in: int, n_out: int) -> bool:
+    """True when a seed-layout net with n_in inputs and n_out outputs (and the given hidden
+    widths, if any) has P parameters."""
+    if d.hidden is None or len(d.hidden) == 1:
+        width = hidden_from_size(P, n_in, n_out)
+        return width is not None and (d.hidden is None or d.hidden[0] == width)
+    sizes = (n_in, *d.hidden, n_out)
+    return sum(b * (a + 1) for a, b in zip(sizes, sizes[1:], strict=False)) == P
+
+
 def describe_user(d: Description, point: Point, label: str = "--{}") -> Described:
     """Build the described network of a user's point (its reduction and L2 form as given or
     as defaults; ``model.described.fit`` settles them against the function's loss)."""
@@ -168,7 +202,7 @@ def describe_user(d: Description, point: Point, label: str = "--{}") -> Describe
     if layout == "theta":
         return _theta(d, point, label)
     if layout == "seed" and not point.named:
-        Y = np.asarray(point.Y, dtype=np.float64)
+        Y = _seed_targets(d, point, label)
         net = describe_net(d, point.W.reshape(-1), np.asarray(point.X, dtype=np.float64), Y,
                            label)
         base = seed_described(net, point.X, Y)
