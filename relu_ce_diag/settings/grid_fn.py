@@ -121,8 +121,8 @@ def read_fn_setting(key: str, value: Any, folder: Path, fail: Fail,
         return value
     if key == "l2":
         l2 = number(value)
-        if l2 < 0:
-            raise fail(value, "a number >= 0")
+        if not 0 <= l2 < float("inf"):
+            raise fail(value, "a finite number >= 0")
         return l2
     allowed = _NAMES[key]
     name = match_name(value, allowed) if isinstance(value, str) else None

@@ -1,0 +1,183 @@
+"""Round three of attacks on the CLI's promises, each one a defect found and fixed.
+
+Every test runs the command as a user would (a real process where the shell matters) and
+checks the exit code, stdout, stderr and the files afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from relu_ce_diag import check_function
+
+EXE = [sys.executable, "-m", "relu_ce_diag"]
+FN = "import numpy as np\ndef ok(W, X, Y):\n    return float(W @ W), 2 * W\n"
+
+
+def run(args: list[str], cwd: Path, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*EXE, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+                          **kw)  # type: ignore[call-overload]
+
+
+def one_line_exit_2(p: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert p.stdout == ""
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("relu-diag: error: "), p.stderr
+    assert "Traceback" not in p.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+@pytest.fixture
+def case(tmp_path: Path) -> Path:
+    """A folder with fn.py (f = W.W, correct) and w.npz (14 entries)."""
+    (tmp_path / "fn.py").write_text(FN)
+    np.savez(tmp_path / "w.npz", X=np.linspace(-1, 1, 12).reshape(4, 3), Y=np.eye(4)[:, :2],
+             W=np.linspace(-0.5, 0.5, 14))
+    return tmp_path
+
+
+# -- a loss so large against the step that the check cannot resolve it: never a pass --------
+
+@pytest.mark.parametrize("offset", [1e8, 1e12])
+def test_a_wrong_gradient_of_a_loss_with_a_large_constant_is_not_a_pass(offset: float) -> None:
+    """f = C + sum(sin W) with df = -cos W (the wrong sign): at h = 1e-6 the round-off of a
+    loss of 1e8 (or 1e12) is larger than the gradient, so every entry agreed "within
+    tolerance" and the check passed. Now the entries are set aside and the cell is `error`
+    (exit 1), with the advice that works: a larger step."""
+    W = np.random.default_rng(1).standard_normal(50)
+    X, Y = np.ones((2, 2)), np.ones((2, 2))
+
+    def wrong(W, X, Y):
+        return offset + float(np.sum(np.sin(W))), -np.cos(W)
+
+    r = check_function(wrong, W, X, Y)
+    assert r.status == "error", (r.status, r.reason)
+    assert "larger --step" in r.reason
+    if offset == 1e8:  # at a step the loss resolves, the wrong sign fails
+        assert check_function(wrong, W, X, Y, step=1e-3).status == "fail"
+
+
+def test_a_gradient_scaled_to_a_huge_loss_still_passes_and_one_bad_entry_fails() -> None:
+    """The rule only sets aside what cannot be resolved: a loss of 1e12 by scale passes, and
+    one entry off by 1e-3 of the largest fails, named."""
+    W = np.random.default_rng(2).standard_normal(60)
+    X, Y = np.ones((2, 2)), np.ones((2, 2))
+
+    def huge(W, X, Y):
+        t = np.tanh(W)
+        return 1e12 * (1 + float(np.sum(t * t))), 1e12 * 2 * t * (1 - t * t)
+
+    def off(W, X, Y):
+        f, g = huge(W, X, Y)
+        g = g.copy()
+        g[7] += 1e-3 * np.abs(g).max()
+        return f, g
+
+    assert check_function(huge, W, X, Y).status == "pass"
+    r = check_function(off, W, X, Y)
+    assert r.status == "fail" and r.worst is not None and r.worst.name == "W[7]"
+
+
+# -- YAML: a list or a mapping as a key ------------------------------------------------------
+
+@pytest.mark.parametrize("text, where", [
+    ("? [a, b]\n: 1\ngrid: {act: [relu]}\n", "g.yaml:1: (top level)"),
+    ("grid: {act: [relu]}\ndefaults: {? [a]: 1}\n", "g.yaml:2: defaults"),
+    ("grid: {act: [relu]}\ncells: [{? {a: 1}: 1}]\n", "g.yaml:2: cells[0]"),
+    ("grid: {act: [relu]}\nexpect: [{match: {? [a]: 1}, status: pass}]\n",
+     "g.yaml:2: expect[0].match"),
+])
+def test_a_key_that_is_a_list_or_mapping_is_one_line_not_an_internal_error(
+        tmp_path: Path, text: str, where: str) -> None:
+    """`? [a, b]: 1` was exit 3 (TypeError: unhashable type: 'list')."""
+    (tmp_path / "g.yaml").write_text(text)
+    one_line_exit_2(run(["grid", "g.yaml"], tmp_path), where, "a key is a")
+
+
+# -- -o naming the run's own stdout or stderr ------------------------------------------------
+
+@pytest.mark.parametrize("target", ["/dev/stdout", "report.txt"])
+def test_output_onto_the_file_stdout_goes_to_keeps_what_was_there(case: Path,
+                                                                   target: str) -> None:
+    """`relu-diag check -o /dev/stdout >> log` renamed a temporary file over log: the lines
+    already in it and the table were gone. Now the report is written into the stream."""
+    if not Path("/dev/stdout").exists():
+        pytest.skip("no /dev/stdout")
+    log = case / "report.txt"
+    log.write_text("earlier line\n")
+    with open(log, "a") as out:
+        p = subprocess.run([*EXE, "check", "--fn", "fn.py:ok", "--data", "w.npz", "-o", target,
+                            "--format", "table"], cwd=case, stdout=out, stderr=subprocess.PIPE,
+                           text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    text = log.read_text()
+    assert text.startswith("earlier line\n")
+    assert "fn.py:ok" in text.split("{", 1)[0]  # the table, before the JSON
+    doc = json.loads(text[text.index("\n{") + 1:])
+    assert doc["summary"]["exit_code"] == 0
+
+
+def test_output_onto_stderr_keeps_the_announcement(case: Path) -> None:
+    err = case / "err.txt"
+    with open(err, "w") as fh:
+        p = subprocess.run([*EXE, "check", "--fn", "fn.py:ok", "--data", "w.npz", "-o",
+                            str(err), "--format", "table"], cwd=case, stdout=subprocess.PIPE,
+                           stderr=fh, text=True, timeout=120)
+    assert p.returncode == 0
+    text = err.read_text()
+    assert text.startswith("relu-diag: fn.py:ok: 28 calls")
+    assert '"schema": "relu-diag/results/1"' in text
+
+
+# -- closed standard streams -----------------------------------------------------------------
+
+@pytest.mark.parametrize("closed, args, code", [
+    ("stdout", ["check", "--act", "relu", "--loss", "ce"], 1),
+    ("stdout", ["grid", "g.yaml"], 0),
+    ("stderr", ["check", "--fn", "fn.py:ok", "--data", "w.npz"], 0),
+    ("stdin", ["check", "--fn", "fn.py:ok", "--data", "w.npz"], 0),
+])
+def test_a_closed_standard_stream_is_not_an_internal_error(case: Path, closed: str,
+                                                           args: list[str], code: int) -> None:
+    """`relu-diag ... >&-` printed a traceback (exit 1); `check --fn ... 2>&-` was exit 3."""
+    (case / "g.yaml").write_text("grid: {act: [sigmoid], loss: [se], hidden: [3]}\n")
+    fd = {"stdin": 0, "stdout": 1, "stderr": 2}[closed]
+    log = case / "log.txt"
+    with open(log, "w") as fh:
+        other = {0: subprocess.DEVNULL, 1: fh, 2: fh}
+        other[fd] = None  # type: ignore[assignment]
+        p = subprocess.run([*EXE, *args], cwd=case, stdin=other[0], stdout=other[1],
+                           stderr=other[2], timeout=120,
+                           preexec_fn=lambda: os.close(fd))
+    assert p.returncode == code, log.read_text()
+    assert "Traceback" not in log.read_text() and "internal error" not in log.read_text()
+
+
+# -- option values that could never work ----------------------------------------------------
+
+@pytest.mark.parametrize("args, words", [
+    (["--jobs", "100000"], ("--jobs", "at most")),
+    (["--timeout", "nan"], ("--timeout", "nan")),
+    (["--l2", "1e400"], ("--l2", "finite")),
+])
+def test_impossible_option_values_are_refused(case: Path, args: list[str],
+                                              words: tuple[str, ...]) -> None:
+    """--jobs 10000 forked workers for minutes (killed by a 120 s timeout); --timeout nan
+    and --l2 1e400 (inf) were accepted."""
+    one_line_exit_2(run(["check", "--fn", "fn.py:ok", "--data", "w.npz", *args], case), *words)
+
+
+def test_grid_jobs_is_bounded_and_l2_must_be_finite(case: Path) -> None:
+    (case / "g.yaml").write_text("cells: [{fn: fn.py:ok, data: w.npz, l2: .inf}]\n")
+    one_line_exit_2(run(["grid", "g.yaml"], case), "g.yaml:1: cells[0].l2", "finite")
+    (case / "h.yaml").write_text("grid: {act: [relu]}\n")
+    one_line_exit_2(run(["grid", "h.yaml", "--jobs", "100000"], case), "--jobs")
