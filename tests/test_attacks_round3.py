@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -181,3 +182,40 @@ def test_grid_jobs_is_bounded_and_l2_must_be_finite(case: Path) -> None:
     one_line_exit_2(run(["grid", "g.yaml"], case), "g.yaml:1: cells[0].l2", "finite")
     (case / "h.yaml").write_text("grid: {act: [relu]}\n")
     one_line_exit_2(run(["grid", "h.yaml", "--jobs", "100000"], case), "--jobs")
+
+
+# -- a function that forks -------------------------------------------------------------------
+
+@pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="reads /proc")
+def test_processes_the_function_forks_end_with_the_check(case: Path) -> None:
+    """A function that forks a child at every call (which sleeps) left one process per call
+    behind, holding relu-diag's stdout pipe open until it ended; each worker now leads its
+    own process group, killed whole when the worker is."""
+    (case / "forks.py").write_text(
+        "import os, time\nimport numpy as np\n"
+        "def f(W, X, Y):\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(60); os._exit(0)\n"
+        "    return float(W @ W), 2 * W\n")
+    start = time.monotonic()
+    p = run(["check", "--fn", "forks.py:f", "--data", "w.npz", "--format", "json"], case)
+    assert p.returncode == 0, p.stderr
+    # the children held the output pipe open: reading it to its end took their 60 s
+    assert time.monotonic() - start < 30
+    deadline = time.monotonic() + 5
+    while _left_in(case) and time.monotonic() < deadline:  # killed; let them be reaped
+        time.sleep(0.1)
+    assert not _left_in(case)
+
+
+def _left_in(case: Path) -> list[int]:
+    """PIDs of the processes working in ``case`` (the forked children do), but this one."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit() and int(d.name) != os.getpid():
+            try:
+                if os.readlink(d / "cwd") == str(case):
+                    found.append(int(d.name))
+            except OSError:  # gone, or a zombie
+                continue
+    return found

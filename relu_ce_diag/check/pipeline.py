@@ -41,11 +41,7 @@ ASIDE_WORDS = {CLAMP: "where the step crosses the clamp",
                ROUNDING: "where rounding swamps the step"}
 TINY = float(np.finfo(np.float64).tiny)
 LINEAR_SLACK = 0.25  # n(h/2) - n(h/4) is half of n(h) - n(h/2) to within this share of it
-# A check agrees only as a check when its tolerance is below this share of the gradient's
-# scale (the largest |analytic| or |numeric| of the source); above it, the round-off of the
-# losses swamps the step (a loss of 1e8 + something at h = 1e-6): a wrong sign would agree
-# as well, so the check is set aside as ROUNDING, never counted as agreeing.
-RESOLUTION = 0.1
+RESOLUTION = 0.1  # a check agrees only with a tolerance below this share of the gradient
 
 
 @dataclass(frozen=True)
@@ -200,9 +196,9 @@ def judge(source: Source, h: float) -> Judged:
 
 
 def swamped(ok: Array, tol: Array, big: Array, finite: Array) -> Array:
-    """Return the agreeing checks (K,) whose tolerance is RESOLUTION of the gradient's scale
-    or more: the round-off of the losses is so large against the step that the check
-    could not tell the value from 0 or its negation (see RESOLUTION)."""
+    """Return the agreeing checks (K,) whose tolerance exceeds RESOLUTION of the gradient's
+    scale (its largest |a| or |n|): the losses' round-off swamps the step (1e8 + f at h =
+    1e-6), and a wrong sign would agree too; they are set aside as ROUNDING."""
     scale = float(big[finite].max()) if finite.any() else 0.0
     if not scale > 0:
         return np.zeros(ok.shape, dtype=bool)
@@ -279,11 +275,10 @@ def verdict(j: Judged, f: float, what: str, kink_words: str, note: str = "",
         why = ", ".join(f"{c} {w}" for w, c in counts)
         judged = (f"and only {K - aside} judged; those agree, so" if aside < K
                   else "and none judged:")
-        move = "move the point (see the findings)"
-        if 2 * int(np.count_nonzero(swamped(j.kind == ROUNDING, j.tol, j.magnitude,
-                                            j.finite))) > K:
-            move = (f"the loss, {f:.6g}, is rounded by more than a step of {j.step:g} changes "
-                    "it: take a larger --step, or leave a large constant out of the loss")
+        move = ("move the point (see the findings)" if 2 * int(np.count_nonzero(swamped(
+            j.kind == ROUNDING, j.tol, j.magnitude, j.finite))) <= K else
+            f"the loss, {f:.6g}, is rounded by more than a step of {j.step:g} changes it: take "
+            "a larger --step, or leave a large constant out of the loss")
         return "error", (f"could not be checked: {aside} of {K} {what} are set aside ({why}) "
                          f"{judged} the gradient is not found wrong, but a check that judges "
                          f"fewer than half of its {what} is no check; {move}")

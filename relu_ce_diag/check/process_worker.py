@@ -121,6 +121,9 @@ def serve(conn: Any, lifeline: Any, array: Any, home: Surroundings,
     (``home``), build the handler from ``setup``, reply ("ok", its ``info``), then answer
     requests until the parent sends None or closes the pipe."""
     _shield()
+    if hasattr(os, "setpgid"):  # a group of its own: what the function forks dies with it
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)
     _stdout_to_stderr()
     _follow_parent(lifeline)
     cwd, env, path = home
