@@ -219,3 +219,15 @@ def _left_in(case: Path) -> list[int]:
             except OSError:  # gone, or a zombie
                 continue
     return found
+
+
+def test_a_function_that_breaks_pickling_is_one_line_naming_it(case: Path) -> None:
+    """`sys.modules["numpy"] = None` inside the function: the worker could not send its
+    reply, printed its own traceback and relu-diag said the process exited (later: exit 3)."""
+    (case / "kill.py").write_text(
+        "import sys\nimport numpy as np\n"
+        "def f(W, X, Y):\n"
+        "    sys.modules['numpy'] = None\n"
+        "    return float(W @ W), 2 * W\n")
+    one_line_exit_2(run(["check", "--fn", "kill.py:f", "--data", "w.npz"], case),
+                    "kill.py:f: its result could not be sent back", "sys.modules")
