@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -231,3 +232,19 @@ def test_a_function_that_breaks_pickling_is_one_line_naming_it(case: Path) -> No
         "    return float(W @ W), 2 * W\n")
     one_line_exit_2(run(["check", "--fn", "kill.py:f", "--data", "w.npz"], case),
                     "kill.py:f: its result could not be sent back", "sys.modules")
+
+
+@pytest.mark.skipif(shutil.which("octave-cli") is None or not Path("/proc/self/cwd").exists(),
+                    reason="needs octave-cli and /proc")
+def test_processes_an_m_function_starts_end_with_octave(case: Path) -> None:
+    """`system('sleep 60 &')` in a .m function left one sleeping process per call behind;
+    Octave now leads a session of its own, killed whole when it is."""
+    (case / "bg.m").write_text("function [f, df] = bg(W, X, Y)\n"
+                               "  system('sleep 60 &');\n"
+                               "  f = W' * W; df = 2 * W;\nend\n")
+    p = run(["check", "--fn", "bg.m", "--data", "w.npz", "--format", "json"], case)
+    assert p.returncode == 0, p.stderr
+    deadline = time.monotonic() + 5
+    while _left_in(case) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _left_in(case)
