@@ -248,3 +248,15 @@ def test_processes_an_m_function_starts_end_with_octave(case: Path) -> None:
     while _left_in(case) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _left_in(case)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("make, words", [
+    (lambda p: os.mkfifo(p), "not a regular file"),
+    (lambda p: os.symlink(os.devnull, p), "not a regular file"),
+    (lambda p: os.mkdir(p), "it is a folder"),
+])
+def test_a_mat_path_that_is_not_a_file_says_what_it_is(case: Path, make, words: str) -> None:
+    """--data case.mat naming a FIFO, a device or a folder said "no such file"."""
+    make(str(case / "case.mat"))
+    one_line_exit_2(run(["check", "--data", "case.mat"], case), "case.mat", words)
