@@ -260,3 +260,17 @@ def test_a_mat_path_that_is_not_a_file_says_what_it_is(case: Path, make, words: 
     """--data case.mat naming a FIFO, a device or a folder said "no such file"."""
     make(str(case / "case.mat"))
     one_line_exit_2(run(["check", "--data", "case.mat"], case), "case.mat", words)
+
+
+def test_an_entry_too_large_for_the_step_is_refused_not_called_non_finite(case: Path) -> None:
+    """W = 2**63 (a uint64 array in the .npz): W + 1e-6 == W, so each central difference was
+    0/0 and the check failed with "the loss is not finite at W +/- h", which it was not."""
+    np.savez(case / "big.npz", X=np.ones((4, 3)), Y=np.eye(4)[:, :2],
+             W=np.full(14, 2**63, dtype=np.uint64))
+    p = run(["check", "--fn", "fn.py:ok", "--data", "big.npz"], case)
+    assert p.returncode == 2 and p.stdout == "" and "Traceback" not in p.stderr
+    # after the announcement of the calls (the precision, hence the step, is found first)
+    assert p.stderr.splitlines()[-1] == (
+        "relu-diag: error: fn.py:ok: W[0] = 9.22337e+18 (and 13 more entries) is so large "
+        "that a step of 1e-06 does not move it in float64; rescale the parameters, or pass a "
+        "larger --step")
