@@ -274,3 +274,30 @@ def test_an_entry_too_large_for_the_step_is_refused_not_called_non_finite(case: 
         "relu-diag: error: fn.py:ok: W[0] = 9.22337e+18 (and 13 more entries) is so large "
         "that a step of 1e-06 does not move it in float64; rescale the parameters, or pass a "
         "larger --step")
+
+
+def test_at_a_minimum_twice_the_gradient_is_not_a_pass() -> None:
+    """At the minimum of a regularised logistic loss (|g| ~ 1e-15, f ~ 340) any multiple of
+    the gradient agreed within the round-off, so a gradient off by a factor 2 passed."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((500, 5)), (rng.random(500) < 0.5).astype(float)
+
+    def logistic(W, X, Y):
+        p = 1 / (1 + np.exp(-(X @ W)))
+        f = -np.sum(Y * np.log(p) + (1 - Y) * np.log(1 - p)) + 0.5 * np.sum(W * W)
+        return float(f), X.T @ (p - Y) + W
+
+    def doubled(W, X, Y):
+        f, g = logistic(W, X, Y)
+        return f, 2 * g
+
+    W = np.zeros(5)
+    for _ in range(30):  # Newton's method to the minimum
+        p = 1 / (1 + np.exp(-(X @ W)))
+        W = W - np.linalg.solve(X.T @ (X * (p * (1 - p))[:, None]) + np.eye(5),
+                                logistic(W, X, y)[1])
+    r = check_function(doubled, W, X, y)
+    assert r.status == "error" and "not at a minimum" in r.reason, (r.status, r.reason)
+    away = W + 0.1
+    assert check_function(doubled, away, X, y).status == "fail"
+    assert check_function(logistic, away, X, y).status == "pass"

@@ -197,8 +197,7 @@ def judge(source: Source, h: float) -> Judged:
 
 def swamped(ok: Array, tol: Array, big: Array, finite: Array) -> Array:
     """Return the agreeing checks (K,) whose tolerance exceeds RESOLUTION of the gradient's
-    scale (its largest |a| or |n|): the losses' round-off swamps the step (1e8 + f at h =
-    1e-6), and a wrong sign would agree too; they are set aside as ROUNDING."""
+    largest |a| or |n|: round-off swamps the step (1e8 + f at h = 1e-6, or a minimum)."""
     scale = float(big[finite].max()) if finite.any() else 0.0
     if not scale > 0:
         return np.zeros(ok.shape, dtype=bool)
@@ -277,8 +276,9 @@ def verdict(j: Judged, f: float, what: str, kink_words: str, note: str = "",
                   else "and none judged:")
         move = ("move the point (see the findings)" if 2 * int(np.count_nonzero(swamped(
             j.kind == ROUNDING, j.tol, j.magnitude, j.finite))) <= K else
-            f"the loss, {f:.6g}, is rounded by more than a step of {j.step:g} changes it: take "
-            "a larger --step, or leave a large constant out of the loss")
+            f"the gradient, at most {float(j.magnitude[j.finite].max()):.3g} here, is below "
+            f"the round-off of a loss of {f:.6g} at step {j.step:g}: check where it is larger "
+            "(not at a minimum), take a larger --step, or leave a constant out of the loss")
         return "error", (f"could not be checked: {aside} of {K} {what} are set aside ({why}) "
                          f"{judged} the gradient is not found wrong, but a check that judges "
                          f"fewer than half of its {what} is no check; {move}")
