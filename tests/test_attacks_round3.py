@@ -301,3 +301,19 @@ def test_at_a_minimum_twice_the_gradient_is_not_a_pass() -> None:
     away = W + 0.1
     assert check_function(doubled, away, X, y).status == "fail"
     assert check_function(logistic, away, X, y).status == "pass"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("name", ["f.py", "f.m"])
+@pytest.mark.parametrize("make, words", [
+    (lambda p: os.mkfifo(p), "is not a regular file (a device, FIFO or socket)"),
+    (lambda p: os.mkdir(p), "is a folder"),
+])
+def test_a_function_path_that_is_not_a_file_says_what_it_is(case: Path, name: str, make,
+                                                            words: str) -> None:
+    """--fn f.py:ok (or f.m, or fn: in a grid) naming a FIFO or a folder said "no such file"."""
+    make(str(case / name))
+    ref = f"{name}:ok" if name.endswith(".py") else name
+    one_line_exit_2(run(["check", "--fn", ref, "--data", "w.npz"], case), f"'{name}' {words}")
+    (case / "g.yaml").write_text(f"cells: [{{fn: '{ref}', data: w.npz}}]\n")
+    one_line_exit_2(run(["grid", "g.yaml"], case), "g.yaml:1: cells[0].fn", f"'{name}' {words}")
