@@ -317,3 +317,21 @@ def test_a_function_path_that_is_not_a_file_says_what_it_is(case: Path, name: st
     one_line_exit_2(run(["check", "--fn", ref, "--data", "w.npz"], case), f"'{name}' {words}")
     (case / "g.yaml").write_text(f"cells: [{{fn: '{ref}', data: w.npz}}]\n")
     one_line_exit_2(run(["grid", "g.yaml"], case), "g.yaml:1: cells[0].fn", f"'{name}' {words}")
+
+
+@pytest.mark.parametrize("command", [["check"], ["sweep", "--no-chart"]])
+def test_a_data_file_without_parameters_is_refused_from_its_headers(case: Path,
+                                                                    command: list[str]) -> None:
+    """A file of X and Y alone for --fn was read whole (a 3 GB X: 30 s) before it was said
+    to hold no W. Now the headers decide: X here is cut short after its header, so reading
+    it would fail, and the message is still the missing W."""
+    import zipfile
+    with zipfile.ZipFile(case / "xy.npz", "w") as zf:
+        with zf.open("X.npy", "w") as fp:
+            np.lib.format.write_array_header_1_0(
+                fp, {"descr": "<f8", "fortran_order": False, "shape": (1000, 3)})
+            fp.write(b"\0" * 10)
+        with zf.open("Y.npy", "w") as fp:
+            np.save(fp, np.ones((1000, 2)))
+    one_line_exit_2(run([*command, "--fn", "fn.py:ok", "--data", "xy.npz"], case),
+                    "xy.npz: has no array W and no named parameters")
