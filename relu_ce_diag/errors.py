@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import difflib
+import os
 import reprlib
+import stat
 from collections.abc import Iterable
 
 _SHORT = reprlib.Repr()
 _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlevel = 120, 120, 3
 _SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 8
+
+
+def not_a_file(path: object) -> str | None:
+    """Say why ``path`` is not a regular file one can read: ``None`` when it is one, else
+    "does not exist", "is a folder" or "is not a regular file (a device, FIFO or socket)"
+    (a FIFO would block an import, /dev/zero would be read for ever)."""
+    try:
+        mode = os.stat(path).st_mode  # type: ignore[arg-type]
+    except (OSError, ValueError, TypeError):
+        return "does not exist"
+    if stat.S_ISREG(mode):
+        return None
+    return ("is a folder" if stat.S_ISDIR(mode)
+            else "is not a regular file (a device, FIFO or socket)")
 
 
 def shown(value: object) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -237,6 +238,8 @@ def check_function(host: Host, *, step: float | None = None,
                               progress=progress)
     point, label, prec, V = host.point, host.label, src.prec, src.V
     h = step if step is not None else STEP[prec.name]
+    if V is None:
+        _refuse_stuck(src.st, h, label, prec.name, point.layout)
     j = judge(src, h)
     what = "random directions" if V is not None else "entries"
     status, reason = verdict(j, base.f, what, "at a kink (a valid subgradient)",
@@ -260,6 +263,21 @@ def check_function(host: Host, *, step: float | None = None,
               else point.layout)  # a flat [Theta1(:); Theta2(:)] is named by its Thetas
     return Checked(label, spec, base.f, src.df, exact, W, point.X, point.Y, layout, "entries",
                    j, status, reason, black=info)
+
+
+def _refuse_stuck(st: _Stencil, h: float, label: str, precision: str, layout: Any) -> None:
+    """Refuse (exit 2) a point with entries so large that W +/- h rounds back to W: their
+    central difference would be 0/0, read as a non-finite loss."""
+    Wc = st.Wc
+    with np.errstate(over="ignore", invalid="ignore"):
+        stuck = np.flatnonzero((st.round(Wc + h) == Wc) | (st.round(Wc - h) == Wc))
+    if stuck.size:
+        k = int(stuck[0])
+        name = layout.name(k) if layout is not None else f"W[{k}]"
+        more = f" (and {stuck.size - 1} more entries)" if stuck.size > 1 else ""
+        raise UserFunctionError(
+            f"{label}: {name} = {float(Wc[k]):.6g}{more} is so large that a step of {h:g} does "
+            f"not move it in {precision}; rescale the parameters, or pass a larger --step")
 
 
 def _spec(host: Host, h: float, dtype: str, seed: int, data: str | None,

@@ -21,6 +21,7 @@ from relu_ce_diag.model.network import Net, hidden_from_size
 from relu_ce_diag.numeric.fast import DEFAULT_BLOCK_ELEMENTS, DIRECTION_BUDGET
 from relu_ce_diag.settings.cells import CellSpec, network
 from relu_ce_diag.settings.data import cell_headers, data_headers
+from relu_ce_diag.settings.params import require_names
 
 GIB = 1 << 30
 SLOWER = 2.0  # the rates below, measured, are halved: a slower machine is not refused late
@@ -257,12 +258,11 @@ def refuse_function(data: str, limits: Limits, *, directions: int | None = None,
                     steps: int | None = None) -> Estimate | None:
     """Raise TooLargeError (or DataError) before a user's function is loaded or called: W
     over --max-params for an entry-by-entry check, or a run over the memory or time bound;
-    the sizes come from the headers of ``data`` (a flat W or named blocks). None when it
-    holds no parameters (the point's reader says so)."""
+    the sizes come from the headers of ``data`` (a flat W or named blocks), which must name
+    X, the targets and some parameter (DataError otherwise)."""
     h = data_headers(data)
+    require_names(list(h), data)  # from the headers: before X is read (gigabytes, maybe)
     params = [x for k, x in h.items() if k not in ("X", "Y", "y")]
-    if "X" not in h or not params:
-        return None  # the point's reader says what is missing
     size = sum(x.size for x in params)
     X, Y = h["X"].shape, (h.get("Y") or h.get("y") or h["X"]).shape
     samples = X[0] if X else 1

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from relu_ce_diag.errors import OptionError, UserFunctionError, suggest
+from relu_ce_diag.errors import OptionError, UserFunctionError, not_a_file, suggest
 from relu_ce_diag.model.layout import Block, Layout
 from relu_ce_diag.settings.function import Calling
 from relu_ce_diag.settings.params import DATA_KEYS, Point, point_from_arrays
@@ -60,9 +60,11 @@ def read_mfile(calling: Calling) -> MFile:
     ref = calling.ref
     target, name = (ref, None) if ref.endswith(".m") else ref.rsplit(":", 1)
     path = Path(target)
-    if not path.is_file():
-        raise UserFunctionError(f"{ref}: no such file {target!r} (expected FILE.m or "
-                                "FILE.m:NAME)")
+    why = not_a_file(path)
+    if why is not None:
+        what = (f"no such file {target!r}" if why == "does not exist"
+                else f"{target!r} {why}")
+        raise UserFunctionError(f"{ref}: {what} (expected FILE.m or FILE.m:NAME)")
     for option, value in (("--grad", calling.grad), ("--arg", calling.args or None)):
         if value is not None:
             raise OptionError(option, value, "nothing with a .m function: pass every argument "

@@ -15,6 +15,7 @@ import contextlib
 import os
 import select
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
@@ -71,7 +72,11 @@ def find_octave(label: str) -> str:
 
 
 def _kill(proc: subprocess.Popen[bytes], fds: list[int], folder: str) -> None:
-    """Kill Octave, reap it, close the pipes, remove the private folder."""
+    """Kill Octave and its session (what the function started with system('... &')), reap
+    it, close the pipes, remove the private folder."""
+    if hasattr(os, "killpg"):
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)  # Octave leads its session's group
     if proc.poll() is None:
         proc.kill()
         proc.wait()
@@ -99,7 +104,7 @@ class Session:
                 self.proc = subprocess.Popen(
                     [exe, "--no-gui", "--norc", "--quiet", "--no-history", "--eval", code],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    pass_fds=(req_r, resp_w))
+                    pass_fds=(req_r, resp_w), start_new_session=hasattr(os, "killpg"))
         except OSError as exc:
             for fd in (req_r, req_w, resp_r, resp_w):
                 os.close(fd)

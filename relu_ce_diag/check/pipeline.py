@@ -41,6 +41,7 @@ ASIDE_WORDS = {CLAMP: "where the step crosses the clamp",
                ROUNDING: "where rounding swamps the step"}
 TINY = float(np.finfo(np.float64).tiny)
 LINEAR_SLACK = 0.25  # n(h/2) - n(h/4) is half of n(h) - n(h/2) to within this share of it
+RESOLUTION = 0.1  # a check agrees only with a tolerance below this share of the gradient
 
 
 @dataclass(frozen=True)
@@ -175,20 +176,32 @@ def judge(source: Source, h: float) -> Judged:
         tol = tol_h
     kind = np.full(K, OK, dtype=np.int8)
     kind[~finite] = NONFINITE
+    unresolved = swamped(ok, tol, big, finite)
+    kind[unresolved] = ROUNDING
     bad = np.flatnonzero(~ok & finite)
     judged = Judged(a, n, half, first.scale, first.straddle, first.clamp, h_straddle, h_clamp,
                     tol, kind, h, explained=bool(bad.size))
     # its cached masks, as judge has computed them already
     known = {"finite": finite, "error": np.where(finite, err, np.inf), "magnitude": big}
     vars(judged).update(known)
-    if not bad.size:  # kind is OK where finite, else NONFINITE
-        vars(judged).update(ok=finite, set_aside=np.zeros(K, dtype=bool), mismatched=~finite)
+    if not bad.size:  # kind is OK where finite and resolved, ROUNDING where not, or NONFINITE
+        vars(judged).update(ok=finite & ~unresolved, set_aside=unresolved,
+                            mismatched=~finite)
         return judged
     kind = kind.copy()
     kind[bad] = source.explain(bad, judged)
     judged = replace(judged, kind=kind)
     vars(judged).update(known)
     return judged
+
+
+def swamped(ok: Array, tol: Array, big: Array, finite: Array) -> Array:
+    """Return the agreeing checks (K,) whose tolerance exceeds RESOLUTION of the gradient's
+    largest |a| or |n|: round-off swamps the step (1e8 + f at h = 1e-6, or a minimum)."""
+    scale = float(big[finite].max()) if finite.any() else 0.0
+    if not scale > 0:
+        return np.zeros(ok.shape, dtype=bool)
+    return ok & (tol > RESOLUTION * scale)
 
 
 def flagged_kinds(straddle: Array, clamp: Array) -> Array:
@@ -261,10 +274,14 @@ def verdict(j: Judged, f: float, what: str, kink_words: str, note: str = "",
         why = ", ".join(f"{c} {w}" for w, c in counts)
         judged = (f"and only {K - aside} judged; those agree, so" if aside < K
                   else "and none judged:")
+        move = ("move the point (see the findings)" if 2 * int(np.count_nonzero(swamped(
+            j.kind == ROUNDING, j.tol, j.magnitude, j.finite))) <= K else
+            f"the gradient, at most {float(j.magnitude[j.finite].max()):.3g} here, is below "
+            f"the round-off of a loss of {f:.6g} at step {j.step:g}: check where it is larger "
+            "(not at a minimum), take a larger --step, or leave a constant out of the loss")
         return "error", (f"could not be checked: {aside} of {K} {what} are set aside ({why}) "
                          f"{judged} the gradient is not found wrong, but a check that judges "
-                         f"fewer than half of its {what} is no check; move the point (see the "
-                         "findings)")
+                         f"fewer than half of its {what} is no check; {move}")
     why = counts[0][0] if len(counts) == 1 else " or ".join(f"{w} ({c})" for w, c in counts)
     return "kink", f"{aside} of {K} {what} differ only {why}"
 

@@ -25,6 +25,7 @@ Array = np.ndarray
 PROBE_INCREMENT = 3e-11  # relative loss change per probe step: float64 resolves it, float32 not
 PROBE_STEPS = 5
 HALF_INCREMENT = 1e-5  # relative loss change per step: float32 resolves it, float16 not
+PROBE_REACH = 1e-2  # the probe moves no entry by more than this share of max(1, max|W|)
 
 
 class Host(Protocol):
@@ -80,6 +81,11 @@ def _probe(host: Host, W: Array, base: Call, rng: np.random.Generator,
         return _Probe(None)
     s = increment * abs(base.f) / abs(g)
     Wf = W.reshape(-1).astype(np.float64)
+    reach = PROBE_REACH * max(1.0, float(np.max(np.abs(Wf), initial=0.0)))
+    if not PROBE_STEPS * s * float(np.max(np.abs(v))) <= reach:
+        # a gradient far too small for its loss (at a minimum): steps that moved f by the
+        # increment would leave the neighbourhood of W (exp overflows there): no information
+        return _Probe(None)
     fs = [base.f]
     for j in range(1, PROBE_STEPS + 1):
         Wj = np.asarray(Wf + (j * s) * v, dtype=W.dtype).reshape(W.shape)

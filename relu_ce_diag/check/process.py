@@ -23,6 +23,7 @@ import importlib.machinery
 import multiprocessing
 import multiprocessing.util  # before atexit.register below: so our hook runs before its joins
 import os
+import signal
 import sys
 import time
 import weakref
@@ -122,6 +123,13 @@ class Worker:
         return since + timeout if timeout is not None and since else None
 
     def kill(self) -> None:
+        """Kill the worker and its process group (the worker leads one of its own, see
+        ``process_worker.serve``): a process the user's function forked goes with it."""
+        pid = self.proc.pid
+        if pid is not None and hasattr(os, "killpg"):
+            with contextlib.suppress(OSError):
+                if os.getpgid(pid) == pid:  # alive, or a zombie not yet reaped
+                    os.killpg(pid, signal.SIGKILL)
         if self.proc.is_alive():
             self.proc.kill()
         self.proc.join(5)

@@ -195,6 +195,8 @@ class InChild:
         if isinstance(outcome, Done):
             return outcome.value
         if isinstance(outcome, Failed):
+            if getattr(outcome.error, "unlabelled", False):
+                raise UserFunctionError(f"{self.label}: {outcome.error}")
             raise outcome.error
         call = outcome.call
         where = ("while loading" if call == -1 else "between calls" if call is None

@@ -31,7 +31,7 @@ from typing import Any
 import numpy.ma  # noqa: F401  early
 import numpy.random  # noqa: F401  early
 
-from relu_ce_diag.errors import ReluDiagError
+from relu_ce_diag.errors import ReluDiagError, UserFunctionError
 
 Reply = tuple[str, Any]
 Surroundings = tuple[str, dict[str, str], list[str]]  # working folder, environment, sys.path
@@ -113,6 +113,12 @@ def _send(conn: Any, reply: Reply) -> None:
         conn.send(reply)
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         conn.send(failure(RuntimeError(f"a worker's reply could not be sent: {exc}")))
+    except Exception as exc:  # noqa: BLE001  the function broke pickling (sys.modules[
+        # "numpy"] = None): its error in one line, not a worker traceback and exit 3
+        err = UserFunctionError(f"its result could not be sent back ({type(exc).__name__}: "
+                                f"{exc}); does it change sys.modules?")
+        err.unlabelled = True  # type: ignore[attr-defined]  # the parent adds the label
+        conn.send(failure(err))
 
 
 def serve(conn: Any, lifeline: Any, array: Any, home: Surroundings,
@@ -121,6 +127,9 @@ def serve(conn: Any, lifeline: Any, array: Any, home: Surroundings,
     (``home``), build the handler from ``setup``, reply ("ok", its ``info``), then answer
     requests until the parent sends None or closes the pipe."""
     _shield()
+    if hasattr(os, "setpgid"):  # a group of its own: what the function forks dies with it
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)
     _stdout_to_stderr()
     _follow_parent(lifeline)
     cwd, env, path = home

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from relu_ce_diag.errors import UserFunctionError, suggest
+from relu_ce_diag.errors import UserFunctionError, not_a_file, suggest
 
 Array = np.ndarray
 GradFn = Callable[[Array, Array, Array], Any]
@@ -95,8 +95,11 @@ def raised(context: str, exc: BaseException) -> UserFunctionError:
 
 def _load_file(path: Path, ref: str) -> ModuleType:
     """Import a .py file as a module named after its stem, its folder first on sys.path."""
-    if not path.is_file():
-        raise UserFunctionError(f"{ref}: no such file {str(path)!r} (expected FILE.py:NAME "
+    why = not_a_file(path)
+    if why is not None:
+        what = (f"no such file {str(path)!r}" if why == "does not exist"
+                else f"{str(path)!r} {why}")
+        raise UserFunctionError(f"{ref}: {what} (expected FILE.py:NAME "
                                 "or package.module:NAME)")
     folder = str(path.resolve().parent)
     if folder not in sys.path:

@@ -78,6 +78,28 @@ class Stdout:
         return getattr(self.stream, name)
 
 
+def _reopen_closed_streams() -> None:
+    """Point a standard stream the caller closed (``>&-``, ``2>&-``) at the null device, as
+    its descriptor and as ``sys.stdout``/``sys.stderr`` (which Python leaves None): its text
+    is discarded, as a reader that stops early discards it, and the next file opened cannot
+    take its descriptor (a worker would inherit that file as its stdout)."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        try:
+            null = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        except OSError:
+            continue
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))  # noqa: SIM115
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # stop like Ctrl-C: what finished is printed, workers end, 130
 
@@ -111,6 +133,7 @@ class DiagGroup(click.Group):
             argv = ["--debug", *(a for a in argv if a != "--debug")]
         if not argv:  # the first thing many people type: the help, not an error
             argv = ["--help"]
+        _reopen_closed_streams()
         out = sys.stdout = Stdout(sys.stdout)
         try:
             with terminations_interrupt():

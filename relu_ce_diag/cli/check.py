@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from relu_ce_diag.cli.options import (
     FunctionRef,
     cell_options,
     description_options,
+    jobs_option,
     numeric_option,
     parse_args,
     refuse_ignored,
@@ -48,9 +50,9 @@ from relu_ce_diag.cli.output import file_format, format_option, output_option
 @click.option("--call", "call_expr", default=None, metavar="EXPR",
               help="With --fn FILE.m: an Octave expression in W, X, Y (and the data file's "
                    "variables) that returns [f, df], for other signatures.")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
-              help="With --fn: evaluate the perturbed calls in N worker processes.")
+@jobs_option("With --fn: evaluate the perturbed calls in N worker processes.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              callback=lambda ctx, param, v: _not_nan(ctx, param, v),
               metavar="SECONDS", help="With --fn: stop a call that runs longer than this.")
 @description_options
 @click.option("--directions", type=click.IntRange(min=1), default=None, metavar="K",
@@ -111,6 +113,12 @@ def check(fmt: str, output: str | None, save_grads: str | None, strict: bool,
     if save_grads is not None:
         write_grads(save_grads, result)
     return code
+
+
+def _not_nan(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and math.isnan(value):  # FloatRange lets NaN through
+        raise click.BadParameter("got nan, expected a number of seconds > 0", ctx, param)
+    return value
 
 
 def _run(spec: Any, fn_ref: str | None, directions: int | None, limits: Any,

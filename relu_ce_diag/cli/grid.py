@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from relu_ce_diag.cli.app import EXIT_CODES, main
+from relu_ce_diag.cli.options import jobs_option
 from relu_ce_diag.cli.output import file_format, format_option, output_option
 
 MAX_CELLS = 10_000  # a grid larger than this is refused before it is expanded, unless --force
@@ -46,8 +47,7 @@ class Shard(click.ParamType):
                 shell_complete=lambda ctx, param, incomplete: _grid_names(incomplete))
 @format_option(("table", "json", "junit"))
 @output_option(("json", "junit"))
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
-              help="Run cells in N parallel processes; the output is identical to --jobs 1.")
+@jobs_option("Run cells in N parallel processes; the output is identical to --jobs 1.")
 @click.option("--shard", type=Shard(), default=None,
               help="Run only shard K of N: the cells whose 0-based grid index i has "
                    "i % N == K - 1.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -195,3 +196,21 @@ def refuse_ignored(spec: CellSpec, fn_given: bool = False) -> None:
     if given("hidden") and len(spec.hidden) == 1 and "W" in read_npz(spec.data):
         raise OptionError("--hidden", spec.hidden[0], f"no --hidden with --data {spec.data}: "
                           "its W fixes the hidden width")
+
+
+MAX_JOBS = max(64, 2 * (os.cpu_count() or 1))  # far past the cores: only start-up and memory
+
+
+def _jobs(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if value > MAX_JOBS:
+        raise click.BadParameter(
+            f"got {value}, expected at most {MAX_JOBS}: each job is a process of its own, and "
+            f"this machine has {os.cpu_count() or 1} cores", ctx, param)
+    return value
+
+
+def jobs_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--jobs N``: at least 1, and at most MAX_JOBS (10,000 processes would exhaust the
+    machine long before they gained anything)."""
+    return click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+                        metavar="N", callback=_jobs, help=help_text)

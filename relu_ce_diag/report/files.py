@@ -8,6 +8,9 @@ The rule for a target path, the same for every output (``--output``, ``--save-gr
 * a character device or a FIFO (``/dev/null``, a pipe) is written into directly: it cannot be
   replaced, and a temporary file renamed over it would turn it into a plain file;
 * any other existing non-regular file (a folder, a socket, a block device) is refused;
+* a regular file that is this run's own stdout or stderr (``-o /dev/stdout > log``, or the
+  file's name) is written into that stream, after what was printed: renaming a file over it
+  would erase what the run (and the shell, with ``>>``) wrote there;
 * anything else is written to a temporary file in the same folder and renamed into place, so
   an interrupted run never leaves half a file;
 * a file that is also an input of the same run (same file, links followed) is refused before
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -119,12 +123,48 @@ def _write_stream(path: str, data: bytes) -> bool:
     return True
 
 
+def _standard_stream(path: str) -> int | None:
+    """Return 1 or 2 when ``path`` is the regular file this process's stdout or stderr
+    writes to (links followed), else None."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    for fd in (1, 2):
+        try:
+            fs = os.fstat(fd)
+        except OSError:
+            continue
+        if (fs.st_dev, fs.st_ino) == (st.st_dev, st.st_ino):
+            return fd
+    return None
+
+
+def _write_fd(path: str, fd: int, data: bytes) -> None:
+    """Write ``data`` into the standard stream ``fd`` after what was printed to it."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError as exc:
+        raise OutputError(path, f"cannot write ({exc.strerror or exc})") from None
+
+
 def write_atomic(path: str, data: str | bytes) -> None:
     """Write ``data`` to ``path`` by the rule of this module: a device or FIFO directly, any
     other file through a temporary file in its folder renamed over it (links followed)."""
     raw = data.encode() if isinstance(data, str) else data
     mode = _mode(path)
     if _is_stream(mode) and _write_stream(path, raw):
+        return
+    fd = _standard_stream(path)
+    if fd is not None:
+        _write_fd(path, fd, raw)
         return
     folder = check_target(path)
     target = _real_target(path)

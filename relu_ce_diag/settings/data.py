@@ -76,9 +76,9 @@ class Header:
         return self.size * max(self.dtype.itemsize, 8)
 
 
-def _check_file(path: str) -> None:
-    """Refuse a missing, special or non-zip file before NumPy opens it (a FIFO would block,
-    /dev/zero would be read forever, a single .npy array would be loaded whole)."""
+def _regular(path: str, kind: str) -> None:
+    """Refuse a missing file, a folder or a special file (a FIFO would block, /dev/zero
+    would be read forever), naming what it is; ``kind`` is the file wanted (``an .npz``)."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
@@ -89,7 +89,13 @@ def _check_file(path: str) -> None:
     if stat.S_ISDIR(mode):
         raise DataError(path, "no such file (it is a folder)")
     if not stat.S_ISREG(mode):
-        raise DataError(path, "not a regular file (a device, FIFO or socket); give an .npz file")
+        raise DataError(path, f"not a regular file (a device, FIFO or socket); give {kind} file")
+
+
+def _check_file(path: str) -> None:
+    """Refuse a missing, special or non-zip file before NumPy opens it (a single .npy array
+    would be loaded whole)."""
+    _regular(path, "an .npz")
     try:
         with open(path, "rb") as fh:
             head = fh.read(len(np.lib.format.MAGIC_PREFIX))
@@ -233,8 +239,7 @@ def load_npz(path: str) -> tuple[Array, Array, Array | None]:
 def _mat_arrays(path: str) -> dict[str, Array]:
     """Load every variable of a MAT-file (``save -v7``): integer classes keep their dtype,
     the others become float64, shapes stay at least 2-D; each checked for its values."""
-    if not Path(path).is_file():
-        raise DataError(path, "no such file")
+    _regular(path, "a .mat")
     out = {}
     for key, a in read_mat(path, MAX_ARRAY_BYTES).items():  # logical 0/1 become float64
         checked = _checked(path, key, a.astype(np.float64) if a.dtype == bool else a)

@@ -3,6 +3,7 @@ described (if at all)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,8 +142,8 @@ def validate_description(d: Description, label: str = "{}") -> Description:
         raise unknown_name(label.format("layout"), d.layout, LAYOUTS)
     if d.reduction is not None and d.reduction not in REDUCTIONS:
         raise unknown_name(label.format("reduction"), d.reduction, REDUCTIONS)
-    if d.l2 is not None and not (isinstance(d.l2, (int, float)) and d.l2 >= 0):
-        raise OptionError(label.format("l2"), d.l2, "a number >= 0")
+    if d.l2 is not None and not (isinstance(d.l2, (int, float)) and 0 <= d.l2 < math.inf):
+        raise OptionError(label.format("l2"), d.l2, "a finite number >= 0")
     if d.l2_form is not None and d.l2_form not in L2_FORMS:
         raise unknown_name(label.format("l2-form"), d.l2_form, L2_FORMS)
     net_names(d, label)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relu_ce_diag.errors import OptionError, match_name, suggest
+from relu_ce_diag.errors import OptionError, match_name, not_a_file, suggest
 from relu_ce_diag.model.described import L2_FORMS, LAYOUTS, REDUCTIONS
 from relu_ce_diag.model.losses import MATLAB_EPS
 from relu_ce_diag.settings.function import Description, net_names
@@ -121,8 +121,8 @@ def read_fn_setting(key: str, value: Any, folder: Path, fail: Fail,
         return value
     if key == "l2":
         l2 = number(value)
-        if l2 < 0:
-            raise fail(value, "a number >= 0")
+        if not 0 <= l2 < float("inf"):
+            raise fail(value, "a finite number >= 0")
         return l2
     allowed = _NAMES[key]
     name = match_name(value, allowed) if isinstance(value, str) else None
@@ -145,8 +145,9 @@ def read_ref(value: Any, folder: Path, fail: Fail, python_only: bool = False) ->
             or ((python or name) and not name.isidentifier()):
         raise fail(value, forms)
     path = folder / target
-    if not path.is_file():
-        raise fail(value, f"{forms} ({str(path)!r} does not exist)")
+    why = not_a_file(path)
+    if why is not None:
+        raise fail(value, f"{forms} ({str(path)!r} {why})")
     if python:
         _defines(path, name, value, fail)
     return Ref(os.path.relpath(path), name or None, value)

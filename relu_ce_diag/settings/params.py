@@ -85,25 +85,31 @@ def flat_point(W: Array, X: Array, Y: Array, target: str = "Y",
                  tuple((others or {}).items()))
 
 
+def require_names(names: list[str], source: str, args: tuple[str, ...] = ()) -> None:
+    """Refuse a data file whose arrays (by ``names``, from its headers or its arrays) lack X,
+    the targets or any parameter: said before anything large is read."""
+    if "X" not in names or not ("Y" in names or "y" in names):
+        need = [k for k in ("X",) if k not in names] + ([] if "Y" in names or "y" in names
+                                                       else ["Y (or integer labels y)"])
+        raise DataError(source, f"missing array(s) {' and '.join(need)}; the file holds "
+                        f"{', '.join(names) or 'no arrays'}")
+    if not [k for k in names if k not in DATA_KEYS and k not in args]:
+        raise DataError(source, "has no array W and no named parameters: store W (a vector, "
+                        "for f, df = fn(W, X, Y)) or named blocks such as W1 b1 W2 b2 (for "
+                        "loss, grads = fn(params, X, Y))")
+
+
 def point_from_arrays(arrays: Mapping[str, Array], source: str,
                       args: tuple[str, ...] = ()) -> Point:
     """Split a data file's arrays into X, the targets (Y, else y), the parameters and the
     variables named in ``args`` (the function's extra arguments). A lone ``W`` that is a
     vector (or a column) is the flat form ``f, df = fn(W, X, Y)``; other arrays are named
     blocks ``loss, grads = fn(params, X, Y)``."""
-    if "X" not in arrays or not ("Y" in arrays or "y" in arrays):
-        need = [k for k in ("X",) if k not in arrays] + ([] if "Y" in arrays or "y" in arrays
-                                                        else ["Y (or integer labels y)"])
-        raise DataError(source, f"missing array(s) {' and '.join(need)}; the file holds "
-                        f"{', '.join(arrays) or 'no arrays'}")
+    require_names(list(arrays), source, args)
     target = "Y" if "Y" in arrays else "y"
     X, Y = arrays["X"], arrays[target]
     others = {k: v for k, v in arrays.items() if k in args}
     params = {k: v for k, v in arrays.items() if k not in DATA_KEYS and k not in args}
-    if not params:
-        raise DataError(source, "has no array W and no named parameters: store W (a vector, "
-                        "for f, df = fn(W, X, Y)) or named blocks such as W1 b1 W2 b2 (for "
-                        "loss, grads = fn(params, X, Y))")
     W = params.get("W")
     if list(params) == ["W"] and W is not None and (W.ndim == 1 or (W.ndim == 2 and 1 in W.shape)):
         return flat_point(W.astype(np.float64).ravel(), X, Y, target, others)

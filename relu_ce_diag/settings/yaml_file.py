@@ -33,6 +33,10 @@ class _DuplicateKeyError(Exception):
     """A mapping spells the same key twice (key path, 1-based line)."""
 
 
+class _KeyError(Exception):
+    """A mapping has a list or a mapping as a key (key path, 1-based line, what it is)."""
+
+
 def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
         return [n for pair in node.value for n in pair]
@@ -76,7 +80,10 @@ def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], in
     if isinstance(node, yaml.MappingNode):
         keys = set()
         for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode) and k.value != "<<":
+            if not isinstance(k, yaml.ScalarNode):  # ? [a, b]: 1 builds an unhashable key
+                what = "a list" if isinstance(k, yaml.SequenceNode) else "a mapping"
+                raise _KeyError(show_path(path), k.start_mark.line + 1, what)
+            if k.value != "<<":
                 if k.value in keys:  # safe_load would keep the last one without a word
                     raise _DuplicateKeyError(show_path((*path, k.value)), k.start_mark.line + 1)
                 keys.add(k.value)
@@ -170,6 +177,10 @@ def read_yaml(file: str) -> tuple[object, dict[tuple[Any, ...], int]]:
         path, line = dup.args
         raise ConfigError(f"{file}:{line}: {path}: duplicate key; YAML would keep only the "
                           "last one, so remove or merge the other") from None
+    except _KeyError as bad:
+        path, line, what = bad.args
+        raise ConfigError(f"{file}:{line}: {path}: a key is {what}; keys are names such as "
+                          "act or hidden") from None
     except RecursionError:  # a self-referencing alias (a: &a [*a]) or thousands of levels
         raise ConfigError(f"{file}: {_DEEP}") from None
     except ValueError as exc:  # an integer of more than 4300 digits, a date out of range
