@@ -39,7 +39,12 @@ from relu_ce_diag.check.pipeline import (
     rounding_kinds,
     verdict,
 )
-from relu_ce_diag.check.probe import Precision, detect_precision, require_deterministic
+from relu_ce_diag.check.probe import (
+    Precision,
+    detect_precision,
+    require_deterministic,
+    require_finite,
+)
 from relu_ce_diag.errors import UserFunctionError
 from relu_ce_diag.model.described import Described, fit, theta_layout
 from relu_ce_diag.model.precision import STEP
@@ -206,14 +211,7 @@ def open_function(host: Host, *, precision: str | None = None,
         W = W.astype(np.float64)
     rng = np.random.default_rng(seed)
     base = host.value_and_grad(W, "at W")
-    if not np.isfinite(base.f):
-        raise UserFunctionError(
-            f"{label}: f is {base.f} at W, so its gradient cannot be checked; a loss of "
-            "nan or inf usually comes from log(0) of an output that is exactly 0 or 1 (a "
-            "saturated sigmoid or softmax; 0 * log(0) is nan): compute the loss from the "
-            "pre-activations z (np.logaddexp(0, z) - Y * z for a sigmoid, a log-softmax "
-            "z - logsumexp(z) for a softmax; the gradient stays y - Y), or check at smaller "
-            "weights")
+    require_finite(base, label)
     require_deterministic(base, host.value_and_grad(W, "at W (second call)"), label)
     prec = detect_precision(host, W, base, rng, precision)
     V = random_directions(direction_rng(seed), directions, W.size) if directions else None

@@ -139,6 +139,19 @@ def detect_precision(host: Host, W: Array, base: Call, rng: np.random.Generator,
     return Precision("float64", eps64, why, probe.noise)
 
 
+def require_finite(base: Call, label: str) -> None:
+    """Refuse a function whose loss at W is nan or inf, saying where that usually comes from
+    and what works instead."""
+    if np.isfinite(base.f):
+        return
+    raise UserFunctionError(
+        f"{label}: f is {base.f} at W, so its gradient cannot be checked; a loss of nan or "
+        "inf usually comes from log(0) of an output that is exactly 0 or 1 (a saturated "
+        "sigmoid or softmax; 0 * log(0) is nan): compute the loss from the pre-activations z "
+        "(np.logaddexp(0, z) - Y * z for a sigmoid, a log-softmax z - logsumexp(z) for a "
+        "softmax; the gradient stays y - Y), or check at smaller weights")
+
+
 ULPS = 16  # two calls agree to this many ulps: of |f| for f, of max |df| for every entry
 ORDER_SIZED = 1e-9  # variations below this (relative) are the size of summation order's
 
