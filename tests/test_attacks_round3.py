@@ -335,3 +335,24 @@ def test_a_data_file_without_parameters_is_refused_from_its_headers(case: Path,
             np.save(fp, np.ones((1000, 2)))
     one_line_exit_2(run([*command, "--fn", "fn.py:ok", "--data", "xy.npz"], case),
                     "xy.npz: has no array W and no named parameters")
+
+
+def test_a_flat_function_given_named_blocks_is_told_why(tmp_path: Path) -> None:
+    """A data file holding W beside W1 is read as named blocks, so a function of one flat W
+    gets a dict and raises: the line says so, and a file of W, X and Y alone (as advised)
+    checks."""
+    (tmp_path / "fn.py").write_text(
+        "import numpy as np\n"
+        "def ok(W, X, Y):\n"
+        "    r = X @ W[:3] - Y[:, 0]\n"
+        "    return float(r @ r), np.r_[2 * X.T @ r, np.zeros(W.size - 3)]\n")
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((5, 3)), rng.standard_normal((5, 1))
+    np.savez(tmp_path / "both.npz", X=X, Y=Y, W=np.ones(14), W1=np.ones((3, 2)))
+    np.savez(tmp_path / "flat.npz", X=X, Y=Y, W=np.ones(14))
+    bad = run(["check", "--fn", "fn.py:ok", "--data", "both.npz"], tmp_path)
+    assert bad.returncode == 2, bad.stdout + bad.stderr
+    assert "a dict of the data file's parameters (W, W1)" in bad.stderr
+    assert "W, X and Y alone" in bad.stderr and "Traceback" not in bad.stderr
+    ok = run(["check", "--fn", "fn.py:ok", "--data", "flat.npz"], tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr

@@ -99,7 +99,17 @@ class UserCode:
         except (UserFunctionError, KeyboardInterrupt):
             raise
         except BaseException as exc:  # the user's code (sys.exit, GeneratorExit...): one line
-            raise raised(f"raised by {self.label} {where}", exc) from None
+            raise raised(f"raised by {self.label} {where}{self._dict_hint(exc)}", exc) from None
+
+    def _dict_hint(self, exc: BaseException) -> str:
+        """Say that the first argument was a dict, when a type error may come from it: the
+        data file's arrays chose the named form (W beside W1, say) for a function of W."""
+        p = self.point
+        if not p.named or not isinstance(exc, (TypeError, AttributeError, IndexError)):
+            return ""
+        names = ", ".join(b.name for b in p.layout.blocks)
+        return (f"; its first argument was a dict of the data file's parameters ({names}): if "
+                "it takes one flat W, the data file must hold W, X and Y alone")
 
     def _split(self, out: Any) -> tuple[object, object]:
         """Return (loss, gradient) from what the function returned."""
