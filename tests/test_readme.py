@@ -61,3 +61,17 @@ def test_the_completion_recipe_prints_a_script() -> None:
     out = subprocess.run([sys.executable, "-m", "relu_ce_diag"], capture_output=True, text=True,
                          env={"_RELU_DIAG_COMPLETE": "bash_source", "PATH": ""}, check=False)
     assert "complete" in out.stdout and "_RELU_DIAG_COMPLETE" in out.stdout
+
+
+def test_the_python_api_lines_run_as_written(tmp_path: Path) -> None:
+    """The README's Python API block runs beside the README's model.py and case.npz and
+    gives the command line's verdict."""
+    model = re.search(r"```python\n(# model\.py.*?)```", README, re.S)
+    api = re.search(r"```python\n(import numpy as np, relu_ce_diag\n.*?)```", README, re.S)
+    assert model is not None and api is not None
+    (tmp_path / "model.py").write_text(model.group(1))
+    subprocess.run([sys.executable, "model.py"], check=True, cwd=tmp_path)
+    script = api.group(1) + "print(result.status, result.findings[0].id)\n"
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.split() == ["fail", "known-bug"]
