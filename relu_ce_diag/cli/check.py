@@ -39,8 +39,9 @@ from relu_ce_diag.cli.output import file_format, format_option, output_option
               metavar="FILE.py:NAME|FILE.m",
               help="Check your own f, df = NAME(W, X, Y), or loss, grads = NAME(params, X, Y) "
                    "with named blocks, at the point in --data (.npz or .mat); a MATLAB "
-                   "FILE.m[:NAME] runs in GNU Octave as [f, df] = NAME(W, X, Y); --act/--out/"
-                   "--loss/--eps/--hidden/--layout/--reduction/--l2 describe its network.")
+                   "FILE.m[:NAME] runs in GNU Octave as [f, df] = NAME(W, X, Y); --act, --out, "
+                   "--loss, --eps, --hidden, --layout, --reduction and --l2 describe its "
+                   "network.")
 @click.option("--grad", "grad_ref", type=FunctionRef(), default=None, metavar="FILE.py:NAME",
               help="With --fn: a separate gradient function (the fun/jac style); the "
                    "perturbed calls then evaluate the loss alone.")
