@@ -80,3 +80,19 @@ def test_the_validation_transcript_of_grids_runs_as_written(tmp_path: Path) -> N
                              capture_output=True, text=True, cwd=tmp_path, check=False)
         assert out.returncode == 2
         assert out.stderr.strip() == lines[i + 1]
+
+
+def test_the_seed_checks_call_count_in_the_readme_and_matlab_page(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """README.md and docs/matlab.md quote the calls of the seed's check through Octave; the
+    Python port makes the same calls (benchmarks/octave_seed.py prints both)."""
+    monkeypatch.chdir(ROOT)
+    run = CliRunner().invoke(main, ["check", "--fn", "examples/seed_backprop.py:backprop",
+                                    "--data", "examples/seed_case.npz", "--act", "relu",
+                                    "--loss", "ce", "--format", "json"])
+    assert run.exit_code == 1, run.output
+    (cell,) = json.loads(run.stdout)["cells"]
+    (calls,) = [dict(f["data"])["calls"] for f in cell["findings"] if f["id"] == "fn-precision"]
+    quoted = f"P = 903, {calls:,} calls"
+    matlab = (ROOT / "docs" / "matlab.md").read_text(encoding="utf-8")
+    assert quoted in " ".join(README.split()) and quoted in matlab
