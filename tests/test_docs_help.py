@@ -38,3 +38,13 @@ def test_check_help_names_the_describing_options_whole() -> None:
     not a slash-joined run that the terminal wraps mid-name."""
     shown = CliRunner().invoke(main, ["check", "--help"]).stdout
     assert "--act/--o" not in shown and "--reduction and --l2" in " ".join(shown.split())
+
+
+@pytest.mark.parametrize("command", ["check", "sweep"])
+def test_fn_without_data_says_it_is_not_given(command: str, tmp_path: Path) -> None:
+    """A new user's first --fn without --data: 'not given', never 'got None'."""
+    (tmp_path / "m.py").write_text("def f(W, X, Y):\n    return 0.0, W\n")
+    run = CliRunner().invoke(main, [command, "--fn", f"{tmp_path / 'm.py'}:f"])
+    assert run.exit_code == 2
+    assert "--data: not given, expected an .npz or .mat file" in run.stderr
+    assert "None" not in run.stderr

@@ -154,7 +154,7 @@ def _check_fn(spec: Any, fn_ref: str, directions: int | None, limits: Any,
              if ctx.get_parameter_source(k) not in (None, ParameterSource.DEFAULT)}
     if spec.data is None:
         raise OptionError("--data", None, "an .npz or .mat file holding X, Y (or y) and the "
-                          "parameters (W, or named blocks) when --fn is given")
+                          "parameters (W, or named blocks) when --fn is given", missing=True)
     if extra["call_expr"] is not None and not is_m_ref(fn_ref):
         raise OptionError("--call", extra["call_expr"], "only with --fn FILE.m (a Python "
                           "function takes extra arguments by --arg NAME=VALUE)")
