@@ -42,13 +42,15 @@ class ReluDiagError(Exception):
 class OptionError(ReluDiagError):
     """An option or configuration key has a value that is not allowed."""
 
-    def __init__(self, key: str, value: object, expected: str, *, source: str = "") -> None:
+    def __init__(self, key: str, value: object, expected: str, *, source: str = "",
+                 missing: bool = False) -> None:
         self.key = key
         self.value = value
         self.expected = expected
         self.source = source
         where = f"{source}: " if source else ""
-        super().__init__(f"{where}{key}: got {shown(value)}, expected {expected}.")
+        got = "not given" if missing else f"got {shown(value)}"  # never 'got None'
+        super().__init__(f"{where}{key}: {got}, expected {expected}.")
 
 
 class DataError(ReluDiagError):

@@ -62,8 +62,9 @@ def failure_message(result: CellResult, strict: bool = False) -> str:
     others = [f.id for f in r.findings if f is not top and f.id not in _SIDE
               and f.severity != "info"]
     if others:
-        lines.append(f"  also: {' '.join(dict.fromkeys(others))} (relu-diag explain ID tells "
-                     "more)")
+        ids = list(dict.fromkeys(others))
+        which = ids[0] if len(ids) == 1 else "ID"  # a lone id is spelled out, to copy
+        lines.append(f"  also: {' '.join(ids)} (relu-diag explain {which} tells more)")
     elif top is not None:
         lines.append(f"  (relu-diag explain {top.id} tells more)")
     return "\n".join(lines[:MAX_LINES])

@@ -61,3 +61,35 @@ def test_the_completion_recipe_prints_a_script() -> None:
     out = subprocess.run([sys.executable, "-m", "relu_ce_diag"], capture_output=True, text=True,
                          env={"_RELU_DIAG_COMPLETE": "bash_source", "PATH": ""}, check=False)
     assert "complete" in out.stdout and "_RELU_DIAG_COMPLETE" in out.stdout
+
+
+def test_the_python_api_lines_run_as_written(tmp_path: Path) -> None:
+    """The README's Python API block runs beside the README's model.py and case.npz and
+    gives the command line's verdict."""
+    model = re.search(r"```python\n(# model\.py.*?)```", README, re.S)
+    api = re.search(r"```python\n(import numpy as np, relu_ce_diag\n.*?)```", README, re.S)
+    assert model is not None and api is not None
+    (tmp_path / "model.py").write_text(model.group(1))
+    subprocess.run([sys.executable, "model.py"], check=True, cwd=tmp_path)
+    script = api.group(1) + "print(result.status, result.findings[0].id)\n"
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.split() == ["fail", "known-bug"]
+
+
+def test_the_python_api_block_of_your_code_runs_once_fixed(tmp_path: Path) -> None:
+    """docs/your-code.md's API block, beside the README's model.py with the printed fix
+    pasted in: the assertion holds and the sweep runs."""
+    model = re.search(r"```python\n(# model\.py.*?)```", README, re.S)
+    doc = (ROOT / "docs" / "your-code.md").read_text(encoding="utf-8")
+    api = re.search(r"```python\n(import numpy as np, relu_ce_diag\n.*?)```", doc, re.S)
+    assert model is not None and api is not None
+    (tmp_path / "model.py").write_text(model.group(1).replace(
+        "dz1 = dz2 @ W2.T                      # the relu mask is missing here",
+        "dz1 = (dz2 @ W2.T) * (z1 > 0)"))
+    subprocess.run([sys.executable, "model.py"], check=True, cwd=tmp_path)
+    script = api.group(1) + "print(result.status, sweep.verdict)\n"
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                         text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[0] == "pass"

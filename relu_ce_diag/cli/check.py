@@ -39,8 +39,9 @@ from relu_ce_diag.cli.output import file_format, format_option, output_option
               metavar="FILE.py:NAME|FILE.m",
               help="Check your own f, df = NAME(W, X, Y), or loss, grads = NAME(params, X, Y) "
                    "with named blocks, at the point in --data (.npz or .mat); a MATLAB "
-                   "FILE.m[:NAME] runs in GNU Octave as [f, df] = NAME(W, X, Y); --act/--out/"
-                   "--loss/--eps/--hidden/--layout/--reduction/--l2 describe its network.")
+                   "FILE.m[:NAME] runs in GNU Octave as [f, df] = NAME(W, X, Y); --act, --out, "
+                   "--loss, --eps, --hidden, --layout, --reduction and --l2 describe its "
+                   "network.")
 @click.option("--grad", "grad_ref", type=FunctionRef(), default=None, metavar="FILE.py:NAME",
               help="With --fn: a separate gradient function (the fun/jac style); the "
                    "perturbed calls then evaluate the loss alone.")
@@ -153,7 +154,7 @@ def _check_fn(spec: Any, fn_ref: str, directions: int | None, limits: Any,
              if ctx.get_parameter_source(k) not in (None, ParameterSource.DEFAULT)}
     if spec.data is None:
         raise OptionError("--data", None, "an .npz or .mat file holding X, Y (or y) and the "
-                          "parameters (W, or named blocks) when --fn is given")
+                          "parameters (W, or named blocks) when --fn is given", missing=True)
     if extra["call_expr"] is not None and not is_m_ref(fn_ref):
         raise OptionError("--call", extra["call_expr"], "only with --fn FILE.m (a Python "
                           "function takes extra arguments by --arg NAME=VALUE)")

@@ -18,17 +18,23 @@ def output_option(formats: tuple[str, ...]) -> Callable[[Any], Any]:
     """The ``-o/--output FILE`` option of a command that can write ``formats``."""
     kinds = " or ".join(f"{k.upper() if k == 'json' else 'JUnit XML'} ({e})"
                         for e, k in EXTENSIONS.items() if k in formats)
-    return click.option("-o", "--output", type=FILE, default=None,
-                        metavar="FILE", help=f"Also write the report to FILE, atomically: {kinds} "
-                        "by its extension (stdout shows what --format says).")
+    if len([k for k in formats if k != "table"]) > 1:
+        help_ = f"Also write the report to FILE, atomically: {kinds} by its extension"
+    else:  # one machine format, whatever the name (but one that names another format)
+        help_ = f"Also write the report to FILE as {kinds.split(' ')[0]}, atomically"
+    return click.option("-o", "--output", type=FILE, default=None, metavar="FILE",
+                        help=help_ + " (stdout shows what --format says).")
 
 
 def format_option(formats: tuple[str, ...]) -> Callable[[Any], Any]:
     """The ``--format`` option of every command: what goes to stdout, in any case."""
+    if len([k for k in formats if k != "table"]) > 1:
+        help_ = ("What to print on stdout; also the format of -o FILE when FILE ends in "
+                 "neither .json nor .xml (JSON for table).")
+    else:  # one machine format: -o FILE always gets it
+        help_ = f"What to print on stdout (-o FILE is always {formats[-1].upper()})."
     return click.option("--format", "fmt", type=click.Choice(formats, case_sensitive=False),
-                        default="table", show_default=True,
-                        help="What to print on stdout; with -o FILE that has no .json or "
-                             ".xml extension, also the format of FILE.")
+                        default="table", show_default=True, help=help_)
 
 
 def file_format(output: str, fmt: str, formats: tuple[str, ...]) -> str:

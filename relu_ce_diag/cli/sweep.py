@@ -145,7 +145,7 @@ def _sweep_fn(spec: Any, fn_ref: str, swept: tuple[float, ...],
 
     if spec.data is None:
         raise OptionError("--data", None, "an .npz or .mat file holding X, Y and the "
-                          "parameters when --fn is given")
+                          "parameters when --fn is given", missing=True)
     host = open_host(Calling(fn_ref), spec.data)
     point = host.point
     P = point.W.size
