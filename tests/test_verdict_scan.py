@@ -85,3 +85,27 @@ def test_probe_does_not_read_curvature_as_jitter():
     pr = _probe(host, W, _Base(host.loss(W), W.copy()), np.random.default_rng(0))
     assert pr.coarse is False
     assert pr.noise <= 64 * np.finfo(float).eps
+
+
+def _float32_bowl(off: float):
+    """f = 10 + 5 |W|^2 in float32 (df = 10 W, exact), with ``off`` added to df[3]."""
+    def fn(W, X, Y):
+        g = (10 * W).astype(np.float32)
+        g[3] += np.float32(off)
+        return np.float32(10) + np.float32(5) * np.sum(W * W, dtype=np.float32), g
+    return fn
+
+
+def test_a_resolved_mismatch_of_a_smooth_float32_function_is_not_set_aside_as_rounding():
+    """A smooth float32 function (gaps of the one-sided differences 0.1, 0.05, 0.025: curvature,
+    far above round-off) with one entry 0.03-0.05 off, 2-3x its tolerance at h = 1e-2: the
+    central difference at h resolves it, but the mismatch was set aside as rounding because
+    it was within the (4x larger) round-off at h/4, and the check was 'kink', exit 0."""
+    W = np.random.default_rng(3).standard_normal(20).astype(np.float32)
+    X, Y = np.ones((2, 2), np.float32), np.ones((2, 2), np.float32)
+    assert check_function(_float32_bowl(0.0), W, X, Y).status == "pass"
+    for off in (0.03, 0.04, 0.05):
+        r = check_function(_float32_bowl(off), W, X, Y)
+        assert r.status == "fail", (off, r.status, r.reason)
+        assert r.worst is not None and r.worst.name == "W[3]"
+        assert abs(r.worst.analytic - (10 * float(W[3]) + off)) < 1e-5
