@@ -9,7 +9,8 @@ the steps h, h/2, h/4, ... (``Sides`` each), three at a time (``_pattern``):
 * the gap halves from h down (smooth within h), or the gaps at h and h/2 do not stand above
   their round-off (nothing to read): the central difference at h was valid and its mismatch
   stands (MISMATCH), however wide the gap, since a gap that shrinks like the step is
-  curvature, not a kink; only a mismatch no larger than the round-off of the central
+  curvature, not a kink; unless the gaps halve without any help from round-off (which
+  could hide a kink at W), a mismatch no larger than the round-off of the central
   difference at h/4 is set aside, as one that rounding swamps (ROUNDING);
 * the gap stays (same sign, at least PERSIST of it kept per halving, twice running): a kink
   at W, or so close to it that the steps cannot tell. The check agrees with the limit of its
@@ -105,6 +106,13 @@ def _pattern(sides: list[Sides], eps: float, noise: float) -> str:
     return "smooth" if halving else "kink" if staying else "neither"
 
 
+def _halves_clearly(sides: list[Sides]) -> bool:
+    """True when the gaps at h, h/2, h/4 halve within HALVING_SLACK without any allowance for
+    round-off: curvature the steps resolve, where a kink or rounding would show."""
+    g = [s.gap for s in sides]
+    return all(abs(g[i + 1] - g[i] / 2) <= HALVING_SLACK * abs(g[i]) for i in (0, 1))
+
+
 def _agrees(a: float, cur: Sides, err: float, eps: float, noise: float) -> bool:
     """True when ``a`` is within round-off, ulps and ``err`` of the central difference."""
     ulp = ULP_FACTOR * eps * max(abs(a), abs(cur.central))
@@ -133,9 +141,13 @@ def explain_sides(a: float, sides: list[Sides], eps: float, noise: float) -> int
     pattern = _pattern(sides[-3:], eps, noise)
     prev, cur = sides[-2:]
     richardson = TRUNCATION_FACTOR * abs(prev.central - cur.central) / 3
+    if len(sides) == 3 and pattern == "smooth" and _halves_clearly(sides):
+        # the gaps halve as curvature does, round-off no part of it: the difference at h was
+        # valid and resolved f, so its mismatch stands (h/4's larger round-off excuses nothing)
+        return MISMATCH
     if len(sides) == 3 and pattern in ("smooth", "unresolved"):
-        # smooth from h down (or nothing to read): the difference at h was valid, and a
-        # mismatch only as large as the round-off at h/4 is one rounding swamps
+        # smooth from h down only within round-off (or nothing to read): a mismatch only as
+        # large as the round-off at h/4 is one rounding swamps
         return ROUNDING if _agrees(a, cur, richardson, eps, noise) else MISMATCH
     if pattern in ("smooth", "unresolved"):
         # smooth below a kink inside the stencil: the smallest step measures f'(W)

@@ -62,8 +62,9 @@ def _representable32(values: Array, dtype: type = np.float32) -> bool:
 @dataclass(frozen=True)
 class _Probe:
     """What tiny equal steps along a random direction show: ``coarse`` when f does not move
-    in equal increments (None: no information), ``noise`` the largest deviation of one
-    increment from their median (the jitter of f near W, e.g. from 1 - y rounding)."""
+    in increments on a straight line (None: no information), ``noise`` the largest deviation
+    of one increment from that line (the jitter of f near W, e.g. from 1 - y rounding; the
+    line takes up curvature)."""
 
     coarse: bool | None
     noise: float = 0.0
@@ -72,8 +73,9 @@ class _Probe:
 def _probe(host: Host, W: Array, base: Call, rng: np.random.Generator,
            increment: float = PROBE_INCREMENT) -> _Probe:
     """Step W PROBE_STEPS times along a random direction, each step moving f by about
-    ``increment`` relative: float64 resolves PROBE_INCREMENT in equal increments, float32
-    does not (and float32 resolves HALF_INCREMENT, float16 does not)."""
+    ``increment`` relative: float64 resolves PROBE_INCREMENT in increments on a straight line
+    (equal but for curvature), float32 does not (and float32 resolves HALF_INCREMENT, float16
+    does not)."""
     df = np.where(np.isfinite(base.df), base.df, 0.0).astype(np.float64)
     v = rng.standard_normal(W.size)
     g = float(df @ v)
@@ -95,7 +97,10 @@ def _probe(host: Host, W: Array, base: Call, rng: np.random.Generator,
         return _Probe(None)
     if np.all(inc == 0):
         return _Probe(True)
-    dev = float(np.max(np.abs(inc - np.median(inc))))
+    # curvature makes the increments grow by f'' s^2 a step, a straight line: that is no
+    # jitter, and taken for one it set aside gradients a step resolves (a wrong one passed)
+    at = np.arange(inc.size, dtype=np.float64)
+    dev = float(np.max(np.abs(inc - np.polyval(np.polyfit(at, inc, 1), at))))
     if dev > 0.25 * float(np.max(np.abs(inc))):
         return _Probe(True)
     return _Probe(False, dev)
