@@ -15,6 +15,7 @@ import numpy as np
 
 from relu_ce_diag.check.blackbox import LARGE_P
 from relu_ce_diag.check.host import Host
+from relu_ce_diag.check.probe import require_finite
 
 TIMING_CALLS = 2  # the first warms the function up, the second is timed
 FIRST_CALLS = 7  # at most, before the stencil: two at W, five precision probes
@@ -31,12 +32,16 @@ def _cores() -> int:
 def per_call(host: Host) -> float:
     """Call the function at W ``TIMING_CALLS`` times; return the seconds of the last call (as
     the worker measured it, when there is one: one call's trip between processes costs far
-    more than a call in a batch)."""
+    more than a call in a batch). The first call takes the gradient too, so that a gradient
+    of the wrong shape or type, or a loss of nan, is refused before the forecast is said."""
     W = host.point.W if host.point.W.dtype.kind == "f" else host.point.W.astype(np.float64)
     seconds = 0.0
     for i in range(TIMING_CALLS):
         start = time.perf_counter()
-        host.loss(W, f"at W (timing call {i + 1})")
+        if i == 0:
+            require_finite(host.value_and_grad(W, "at W"), host.label)
+        else:
+            host.loss(W, f"at W (timing call {i + 1})")
         seconds = time.perf_counter() - start
     inside = getattr(host, "call_seconds", None)
     return float(inside) if inside is not None else seconds
