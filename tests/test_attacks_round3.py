@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +17,9 @@ import numpy as np
 import pytest
 
 from relu_ce_diag import check_function
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_octave_matfile import NEEDS_OCTAVE  # noqa: E402
 
 EXE = [sys.executable, "-m", "relu_ce_diag"]
 FN = "import numpy as np\ndef ok(W, X, Y):\n    return float(W @ W), 2 * W\n"
@@ -243,8 +245,8 @@ def test_a_function_that_breaks_pickling_is_one_line_naming_it(case: Path) -> No
                     "kill.py:f: its result could not be sent back", "sys.modules")
 
 
-@pytest.mark.skipif(shutil.which("octave-cli") is None or not Path("/proc/self/cwd").exists(),
-                    reason="needs octave-cli and /proc")
+@NEEDS_OCTAVE  # fails rather than skips where CI requires Octave
+@pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="reads /proc")
 def test_processes_an_m_function_starts_end_with_octave(case: Path) -> None:
     """`system('sleep 60 &')` in a .m function left one sleeping process per call behind;
     Octave now leads a session of its own, killed whole when it is."""
