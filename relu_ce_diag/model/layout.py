@@ -35,6 +35,12 @@ class Block:
         order: Literal["C", "F"] = "F" if self.order == "F" else "C"
         return tuple(int(i) for i in np.unravel_index(q, self.shape, order=order))
 
+    def flat(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Return the flat index in the whole vector of entries (i, j) of a 2-D block, in
+        the block's own order (the inverse of ``index``, by arrays)."""
+        order: Literal["C", "F"] = "F" if self.order == "F" else "C"
+        return self.start + np.ravel_multi_index((i, j), self.shape, order=order)
+
     def entry(self, q: int) -> str:
         """Name the block's q-th entry: ``w1[3, 5]``, ``b2[1]``, or ``b`` for a scalar."""
         idx = self.index(q)

@@ -60,7 +60,7 @@ class Net:
 
     @cached_property
     def n_params(self) -> int:
-        return sum(r * c for r, c in self.shapes)
+        return params_for(self.sizes)
 
     @property
     def last(self) -> int:
@@ -116,6 +116,12 @@ class Net:
         if not 0 <= p < self.n_params:
             raise IndexError(f"parameter index {p} is outside 0..{self.n_params - 1}")
         return self.layout.name(p)
+
+
+def params_for(sizes: tuple[int, ...]) -> int:
+    """Return the number of parameters of a seed-layout network of layer ``sizes`` (each
+    layer's weights and its bias)."""
+    return sum(n * (m + 1) for m, n in zip(sizes, sizes[1:], strict=False))
 
 
 def hidden_from_size(P: int, n_in: int, n_out: int) -> int | None:

@@ -11,9 +11,8 @@ import numpy as np
 
 from relu_ce_diag.errors import OptionError, ReluDiagError
 from relu_ce_diag.model.described import LAYOUTS, Described, seed_described
-from relu_ce_diag.model.layout import Block
 from relu_ce_diag.model.losses import MATLAB_EPS
-from relu_ce_diag.model.network import Net, hidden_from_size
+from relu_ce_diag.model.network import Net, hidden_from_size, params_for
 from relu_ce_diag.settings.function import Description, describe_net, net_names
 from relu_ce_diag.settings.params import Point
 from relu_ce_diag.settings.theta import call_fits, theta_blocks, theta_perm, theta_sizes
@@ -114,13 +113,6 @@ def _sizes(point: Point, layers: dict[int, dict[str, int]], layout: str) -> tupl
     return tuple(int(n) for n in sizes)
 
 
-def _flat(block: Block, i: Array, j: Array) -> Array:
-    """Return the flat index in W of entry (i, j) of a 2-D block, in the block's own order
-    (C from NumPy's ravel(), F when unrolled as MATLAB's (:))."""
-    rows, cols = block.shape
-    return block.start + (i + j * rows if block.order == "F" else i * cols + j)
-
-
 def _perm(point: Point, layers: dict[int, dict[str, int]], layout: str,
           sizes: tuple[int, ...]) -> tuple[Array, Array]:
     """Return the user's flat index of every seed-layout entry (P,), and the weights mask."""
@@ -131,14 +123,14 @@ def _perm(point: Point, layers: dict[int, dict[str, int]], layout: str,
         w = blocks[layers[k]["w"]]
         rows, cols = np.meshgrid(np.arange(n_out), np.arange(n_in + 1), indexing="ij")
         if layout == "seed":
-            flat = _flat(w, rows, cols)
+            flat = w.flat(rows, cols)
             weights[flat[cols < n_in]] = True
         else:
             b = blocks[layers[k]["b"]]
             if b.size != n_out:
                 raise OptionError("--layout", f"{b.name} {b.shape}", f"{n_out} biases")
             c = np.minimum(cols, n_in - 1)  # the bias column is b's, not w's
-            inner = _flat(w, c, rows) if layout == "cs231n" else _flat(w, rows, c)
+            inner = w.flat(c, rows) if layout == "cs231n" else w.flat(rows, c)
             flat = np.where(cols < n_in, inner, b.start + rows)
             weights[w.slice] = True
         idx.append(flat.ravel(order="F"))  # the seed vector is column-major
@@ -191,8 +183,7 @@ def _fits(d: Description, P: int, n_in: int, n_out: int) -> bool:
     if d.hidden is None or len(d.hidden) == 1:
         width = hidden_from_size(P, n_in, n_out)
         return width is not None and (d.hidden is None or d.hidden[0] == width)
-    sizes = (n_in, *d.hidden, n_out)
-    return sum(b * (a + 1) for a, b in zip(sizes, sizes[1:], strict=False)) == P
+    return params_for((n_in, *d.hidden, n_out)) == P
 
 
 def describe_user(d: Description, point: Point, label: str = "--{}") -> Described:

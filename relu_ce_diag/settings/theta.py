@@ -16,7 +16,7 @@ import numpy as np
 
 from relu_ce_diag.errors import OptionError
 from relu_ce_diag.model.layout import Block
-from relu_ce_diag.model.network import hidden_from_size
+from relu_ce_diag.model.network import hidden_from_size, params_for
 from relu_ce_diag.settings.function import Description
 from relu_ce_diag.settings.params import Point
 
@@ -47,16 +47,12 @@ def is_flat(point: Point) -> bool:
     return not point.named or (len(blocks) == 1 and sum(n > 1 for n in blocks[0].shape) <= 1)
 
 
-def _params(sizes: tuple[int, ...]) -> int:
-    return sum(sizes[k] * (sizes[k - 1] + 1) for k in range(1, len(sizes)))
-
-
 def call_fits(point: Point) -> bool:
     """True when the sizes passed by ``--call`` fit the flat vector and X (then the flat
     vector is read as [Theta1(:); Theta2(:)])."""
     s, X = point.call_sizes, np.asarray(point.X)
     return (len(s) >= 2 and is_flat(point) and X.ndim == 2 and X.shape[1] == s[0]
-            and _params(s) == point.W.size)
+            and params_for(s) == point.W.size)
 
 
 def _classes(point: Point) -> int:
@@ -89,7 +85,7 @@ def theta_sizes(d: Description, point: Point) -> tuple[tuple[int, ...], list[tup
         width = hidden_from_size(point.W.size, n_in, n_out)
         hidden = d.hidden or ((width,) if width is not None else ())
         sizes = (n_in, *hidden, n_out)
-    if len(sizes) < 2 or _params(sizes) != point.W.size:
+    if len(sizes) < 2 or params_for(sizes) != point.W.size:
         raise OptionError("--hidden", ",".join(map(str, sizes[1:-1])) or None,
                           f"widths whose [Theta1(:); Theta2(:); ...] has {point.W.size} "
                           f"entries like W (for {sizes[0]} inputs and {sizes[-1]} outputs)")
@@ -106,8 +102,7 @@ def theta_perm(sizes: tuple[int, ...], places: list[tuple[int, str]],
         n_out, n_in = sizes[k], sizes[k - 1]
         rows, cols = np.meshgrid(np.arange(n_out), np.arange(n_in + 1), indexing="ij")
         col = np.where(cols < n_in, cols + 1, 0)  # the seed's last column is Theta's first
-        flat = (start + rows + n_out * col if order == "F"
-                else start + rows * (n_in + 1) + col)
+        flat = Block(f"Theta{k}", (n_out, n_in + 1), start, order).flat(rows, col)
         weights[flat[col > 0]] = True
         idx.append(flat.ravel(order="F"))  # the seed vector is column-major
     return np.concatenate(idx), weights
