@@ -12,6 +12,7 @@ aside where that rounding is as large as the value checked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -48,6 +49,23 @@ from relu_ce_diag.settings.cells import Prepared
 
 Array = np.ndarray
 KINK_WORDS = "where the step straddles a kink"
+
+
+def _settle(kinds: Array, which: Array, at_w: Array, judged: Judged,
+            quarter: Callable[[Array, float], tuple[Array, Array]], eps: float,
+            rounding: Callable[[Array, Judged], Array]) -> Array:
+    """Settle checks ``which`` (for entries and directions alike): a kink at W (``at_w``) still
+    straddling and agreeing with the limit at h/4 (``quarter``) is OK; a mismatch, rounding."""
+    if at_w.any():
+        q = which[at_w]
+        n4, st4 = quarter(q, judged.step / 4)
+        agrees = st4 & at_kink_agrees(judged.analytic[q], (judged.numeric[q], judged.half[q], n4),
+                                      judged.scale[q], judged.step, eps)
+        kinds[np.flatnonzero(at_w)[agrees]] = OK
+    miss = np.flatnonzero(kinds == MISMATCH)
+    if miss.size:
+        kinds[miss] = rounding(which[miss], judged)
+    return kinds
 
 
 @dataclass(frozen=True)
@@ -125,21 +143,12 @@ class _Entries:
                            ng.clamp[which])
 
     def explain(self, which: Array, judged: Judged) -> Array:
-        # set aside only where the check's own step crossed (h/2 alone does not excuse)
-        kinds = flagged_kinds(judged.straddle[which], judged.clamp[which])
-        h = judged.step
+        kinds = flagged_kinds(judged.straddle[which], judged.clamp[which])  # at h, not h/2
         at_w = (kinds == KINK) & judged.half_straddle[which]
-        if at_w.any():
-            q = which[at_w]
-            quarter = self.numgrad(h / 4)
-            agrees = quarter.straddle[q] & at_kink_agrees(
-                judged.analytic[q], (judged.numeric[q], judged.half[q], quarter.numeric[q]),
-                judged.scale[q], h, self.eps_machine)
-            kinds[np.flatnonzero(at_w)[agrees]] = OK
-        miss = np.flatnonzero(kinds == MISMATCH)
-        if miss.size:
-            kinds[miss] = self._rounding(which[miss], judged)
-        return kinds
+        def quarter(q: Array, h4: float) -> tuple[Array, Array]:
+            n4 = self.numgrad(h4)
+            return n4.numeric[q], n4.straddle[q]
+        return _settle(kinds, which, at_w, judged, quarter, self.eps_machine, self._rounding)
 
     def _rounding(self, which: Array, judged: Judged) -> Array:
         """Judge mismatching entries the rounding of activations could explain: again on the
@@ -232,19 +241,11 @@ class _Directions:
     def explain(self, which: Array, judged: Judged) -> Array:
         kinds = flagged_kinds(judged.straddle[which] | judged.half_straddle[which],
                               judged.clamp[which] | judged.half_clamp[which])
-        h = judged.step
         at_w = (kinds == KINK) & judged.straddle[which] & judged.half_straddle[which]
-        if at_w.any():
-            q = which[at_w]
-            n4, _, st4, _ = self._many(q, h / 4)
-            agrees = st4 & at_kink_agrees(judged.analytic[q],
-                                          (judged.numeric[q], judged.half[q], n4),
-                                          judged.scale[q], h, self.eps_machine)
-            kinds[np.flatnonzero(at_w)[agrees]] = OK
-        miss = np.flatnonzero(kinds == MISMATCH)
-        if miss.size:
-            kinds[miss] = self._rounding(which[miss], judged)
-        return kinds
+        def quarter(q: Array, h4: float) -> tuple[Array, Array]:
+            n4, _, st4, _ = self._many(q, h4)
+            return n4, st4
+        return _settle(kinds, which, at_w, judged, quarter, self.eps_machine, self._rounding)
 
     def _rounding(self, which: Array, judged: Judged) -> Array:
         """Judge mismatching directions the rounding of activations could explain: again on
